@@ -10,4 +10,7 @@
 void gelu_forward(real *out, const real *inp, size_t n);
 void gelu_backward(real *dinp, const real *inp, const real *dout, size_t n);  // dinp +=
 
+// d gelu(x) / dx, for callers that apply it in place (the MLP's backward).
+real gelu_derivative(real x);
+
 #endif

@@ -1,0 +1,55 @@
+// adamw.c: AdamW with global-norm gradient clipping over a parameter registry.
+#include "nn/adamw.h"
+
+#include <math.h>
+
+UmAdamW adamw_defaults(void) {
+    UmAdamW opt = {.beta1 = (real)0.9, .beta2 = (real)0.95, .eps = (real)1e-8, .grad_clip = (real)1.0};
+    return opt;
+}
+
+// Serial and in double: the norm decides the clip factor for every weight,
+// so it must not depend on how threads split the sum.
+double grad_global_norm(const UmParamRegistry *reg) {
+    double sumsq = 0;
+    for (int i = 0; i < reg->count; i++) {
+        const UmParam *p = reg->params[i];
+        for (size_t j = 0; j < p->numel; j++) sumsq += (double)p->grad[j] * p->grad[j];
+    }
+    return sqrt(sumsq);
+}
+
+// w, g, m, v (n): one AdamW step of one tensor. Elementwise, so parallel.
+void adamw_update(real *w, const real *g, real *m, real *v, size_t n, real lr, real weight_decay, real grad_scale,
+                  const UmAdamW *opt, int t) {
+    // Bias correction: m and v start at 0, so early on they underestimate
+    // the true moments by a factor (1 - beta^t).
+    real bc1 = (real)(1.0 - pow((double)opt->beta1, t));
+    real bc2 = (real)(1.0 - pow((double)opt->beta2, t));
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) {
+        real gi = g[i] * grad_scale;
+        m[i] = opt->beta1 * m[i] + (1 - opt->beta1) * gi;
+        v[i] = opt->beta2 * v[i] + (1 - opt->beta2) * gi * gi;
+        real m_hat = m[i] / bc1;
+        real v_hat = v[i] / bc2;
+        // Decoupled weight decay: it shrinks w directly instead of being
+        // added to the gradient, so Adam's scaling does not touch it.
+        w[i] -= lr * (m_hat / ((real)sqrt((double)v_hat) + opt->eps) + weight_decay * w[i]);
+    }
+}
+
+double adamw_step(UmParamRegistry *reg, const UmAdamW *opt, real base_lr, int t) {
+    double norm = grad_global_norm(reg);
+    // Scale every gradient by the same factor, so the update direction is
+    // unchanged and only its size is limited.
+    real scale = 1;
+    if (opt->grad_clip > 0 && norm > opt->grad_clip) scale = (real)(opt->grad_clip / norm);
+    for (int i = 0; i < reg->count; i++) {
+        UmParam *p = reg->params[i];
+        const UmParamGroup *grp = &reg->groups[p->group];
+        adamw_update(p->data, p->grad, p->adam_m, p->adam_v, p->numel, base_lr * grp->lr_mult, grp->weight_decay,
+                     scale, opt, t);
+    }
+    return norm;
+}

@@ -1,0 +1,129 @@
+// layernorm.c: LayerNorm and RMSNorm over the last dimension of (N, D).
+#include "nn/layernorm.h"
+
+#include <stddef.h>
+
+#define LAYERNORM_EPS 1e-5
+#define RMSNORM_EPS 1e-6
+
+// ---------------------------------------------------------------- LayerNorm
+
+// inp (N,D), weight (D), bias (D) -> out (N,D); caches mean (N), rstd (N)
+void layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const real *weight, const real *bias,
+                       int N, int D) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * D;
+        real *y = out + (size_t)n * D;
+        real mu = 0;
+        for (int d = 0; d < D; d++) mu += x[d];
+        mu /= D;
+        // Variance from the centred values (not E[x^2]-mu^2, which cancels
+        // badly when |mu| is large next to the spread).
+        real var = 0;
+        for (int d = 0; d < D; d++) var += (x[d] - mu) * (x[d] - mu);
+        var /= D;
+        real s = (real)(1.0 / sqrt((double)var + LAYERNORM_EPS));
+        for (int d = 0; d < D; d++) y[d] = (x[d] - mu) * s * weight[d] + bias[d];
+        mean[n] = mu;
+        rstd[n] = s;
+    }
+}
+
+// Forward was: norm = (x - mean) * rstd;  y = norm * w + b; so
+//   dbias += dy,  dweight += dy * norm,  dnorm = dy * w
+//   dx += rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
+// (the two means are the gradient flowing through mean and rstd).
+static void layernorm_backward_inp(real *dinp, const real *dout, const real *inp, const real *weight,
+                                   const real *mean, const real *rstd, int N, int D) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * D;
+        const real *dy = dout + (size_t)n * D;
+        real *dx = dinp + (size_t)n * D;
+        real mean_dnorm = 0, mean_dnorm_norm = 0;
+        for (int d = 0; d < D; d++) {
+            real norm = (x[d] - mean[n]) * rstd[n];
+            real dnorm = dy[d] * weight[d];
+            mean_dnorm += dnorm;
+            mean_dnorm_norm += dnorm * norm;
+        }
+        mean_dnorm /= D;
+        mean_dnorm_norm /= D;
+        for (int d = 0; d < D; d++) {
+            real norm = (x[d] - mean[n]) * rstd[n];
+            real dnorm = dy[d] * weight[d];
+            dx[d] += rstd[n] * (dnorm - mean_dnorm - norm * mean_dnorm_norm);
+        }
+    }
+}
+
+// dweight and dbias sum over all N rows; each thread owns a set of columns d,
+// so the sums never race.
+static void layernorm_backward_params(real *dweight, real *dbias, const real *dout, const real *inp,
+                                      const real *mean, const real *rstd, int N, int D) {
+#pragma omp parallel for
+    for (int d = 0; d < D; d++) {
+        real dw = 0, db = 0;
+        for (int n = 0; n < N; n++) {
+            real dy = dout[(size_t)n * D + d];
+            real norm = (inp[(size_t)n * D + d] - mean[n]) * rstd[n];
+            dw += dy * norm;
+            db += dy;
+        }
+        dweight[d] += dw;
+        dbias[d] += db;
+    }
+}
+
+void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+                        const real *weight, const real *mean, const real *rstd, int N, int D) {
+    layernorm_backward_inp(dinp, dout, inp, weight, mean, rstd, N, D);
+    layernorm_backward_params(dweight, dbias, dout, inp, mean, rstd, N, D);
+}
+
+// ---------------------------------------------------------------- RMSNorm
+
+// inp (N,D), weight (D) -> out (N,D); caches rstd (N)
+// Like LayerNorm without centring and without a bias.
+void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight, int N, int D) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * D;
+        real *y = out + (size_t)n * D;
+        real ms = 0;
+        for (int d = 0; d < D; d++) ms += x[d] * x[d];
+        ms /= D;
+        real s = (real)(1.0 / sqrt((double)ms + RMSNORM_EPS));
+        for (int d = 0; d < D; d++) y[d] = x[d] * s * weight[d];
+        rstd[n] = s;
+    }
+}
+
+// Forward was: norm = x * rstd, rstd = (mean(x^2) + eps)^(-1/2);  y = norm * w; so
+//   dweight += dy * norm,  dnorm = dy * w
+//   d rstd / d x_j = -rstd^3 x_j / D, which gives
+//   dx += rstd * (dnorm - norm * mean(dnorm * norm))
+void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *inp, const real *weight,
+                      const real *rstd, int N, int D) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * D;
+        const real *dy = dout + (size_t)n * D;
+        real *dx = dinp + (size_t)n * D;
+        real mean_dnorm_norm = 0;
+        for (int d = 0; d < D; d++) mean_dnorm_norm += dy[d] * weight[d] * x[d] * rstd[n];
+        mean_dnorm_norm /= D;
+        for (int d = 0; d < D; d++) {
+            real norm = x[d] * rstd[n];
+            dx[d] += rstd[n] * (dy[d] * weight[d] - norm * mean_dnorm_norm);
+        }
+    }
+    // Column-partitioned, as in LayerNorm: no two threads share a dweight[d].
+#pragma omp parallel for
+    for (int d = 0; d < D; d++) {
+        real dw = 0;
+        for (int n = 0; n < N; n++) dw += dout[(size_t)n * D + d] * inp[(size_t)n * D + d] * rstd[n];
+        dweight[d] += dw;
+    }
+}
