@@ -87,11 +87,13 @@ void pk_backward(real *dq1, real *dq2, real *dK1, real *dK2, const real *dscores
         real g = dscores[j];
         size_t row = (size_t)(slots[j] / n), col = (size_t)(slots[j] % n);
         const real *k1 = K1 + row * half, *k2 = K2 + col * half;
-        for (int c = 0; c < half; c++) {
-            if (dq1) dq1[c] += g * k1[c];
-            if (dq2) dq2[c] += g * k2[c];
-            if (dK1) dK1[row * half + c] += g * q1[c];
-            if (dK2) dK2[col * half + c] += g * q2[c];
-        }
+        if (dq1)
+            for (int c = 0; c < half; c++) dq1[c] += g * k1[c];
+        if (dq2)
+            for (int c = 0; c < half; c++) dq2[c] += g * k2[c];
+        if (dK1)
+            for (int c = 0; c < half; c++) dK1[row * half + c] += g * q1[c];
+        if (dK2)
+            for (int c = 0; c < half; c++) dK2[col * half + c] += g * q2[c];
     }
 }
