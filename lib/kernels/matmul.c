@@ -1,7 +1,16 @@
 // matmul.c: the scalar reference linear layer, and the dispatcher.
+//
+// The *_ref functions below are the definition: short, obviously right, and
+// slow (one multiply-add at a time). The fast paths (AVX2, AVX-512) run the
+// same three products through the blocked, packed gemm() of gemm.c with a
+// register-tiled micro-kernel from matmul_avx2.c / matmul_avx512.c.
 #include "kernels/matmul.h"
 
 #include <stddef.h>
+#include <string.h>
+
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
 
 // inp (N, C), weight (OC, C), bias (OC) or NULL -> out (N, OC)
 void matmul_forward_ref(real *out, const real *inp, const real *weight, const real *bias, int N, int C, int OC) {
@@ -53,11 +62,61 @@ void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dou
     }
 }
 
+#ifndef UM_NO_SIMD
+static const GemmKernel *simd_kernel(void) {
+    switch (um_simd_path()) {
+    case UM_SIMD_AVX512: return &gemm_kernel_avx512;
+    case UM_SIMD_AVX2: return &gemm_kernel_avx2;
+    default: return NULL;
+    }
+}
+
+// Row-major matrix with leading dimension ld, read as is or transposed.
+static GemmOperand rowmajor(const float *p, int ld) { return (GemmOperand){p, (size_t)ld, 1}; }
+static GemmOperand transposed(const float *p, int ld) { return (GemmOperand){p, 1, (size_t)ld}; }
+
+// dbias[o] += sum_n dout[n][o], summed over n in order like the reference;
+// threads own disjoint chunks of 16 columns.
+static void bias_backward(float *dbias, const float *dout, int N, int OC) {
+    const int nchunks = (OC + 15) / 16;
+#pragma omp parallel for if ((long)N * OC > 1 << 16)
+    for (int ch = 0; ch < nchunks; ch++) {
+        const int o0 = ch * 16, o1 = o0 + 16 < OC ? o0 + 16 : OC;
+        for (int n = 0; n < N; n++) {
+            const float *g = dout + (size_t)n * OC;
+            for (int o = o0; o < o1; o++) dbias[o] += g[o];
+        }
+    }
+}
+#endif
+
+// inp (N, C), weight (OC, C), bias (OC) or NULL -> out (N, OC)
 void matmul_forward(real *out, const real *inp, const real *weight, const real *bias, int N, int C, int OC) {
+#ifndef UM_NO_SIMD
+    const GemmKernel *kern = simd_kernel();
+    if (kern) {
+        // out = bias (broadcast over rows), then out += inp @ weight^T.
+        if (bias) {
+            for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * OC);
+        }
+        gemm(kern, N, OC, C, rowmajor(inp, C), transposed(weight, C), out, OC, bias != NULL);
+        return;
+    }
+#endif
     matmul_forward_ref(out, inp, weight, bias, N, C, OC);
 }
 
+// dinp (N,C) += dout @ weight; dweight (OC,C) += dout^T @ inp; dbias (OC) += column sums of dout
 void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                      const real *weight, int N, int C, int OC) {
+#ifndef UM_NO_SIMD
+    const GemmKernel *kern = simd_kernel();
+    if (kern) {
+        if (dinp) gemm(kern, N, C, OC, rowmajor(dout, OC), rowmajor(weight, C), dinp, C, 1);
+        if (dweight) gemm(kern, OC, C, N, transposed(dout, OC), rowmajor(inp, C), dweight, C, 1);
+        if (dbias) bias_backward(dbias, dout, N, OC);
+        return;
+    }
+#endif
     matmul_backward_ref(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
 }

@@ -1,0 +1,50 @@
+// gemm.h: the blocked matrix product behind every fast matmul path (internal).
+//
+//   C (M,N) = or += A (M,K) @ B (K,N)        (float only: SIMD builds)
+//
+// The three products of a linear layer are all this one shape once we say
+// how to read A and B: element (i,k) of A sits at a[i*rs + k*cs], so a
+// row-major matrix has (rs,cs) = (ld,1) and a transposed one (1,ld).
+//   forward  out  = inp  @ W^T : A = inp (N,C),     B = W^T (read W (OC,C) transposed)
+//   backward dinp += dout @ W  : A = dout (N,OC),   B = W (OC,C)
+//   backward dW   += dout^T @ inp : A = dout^T (read dout transposed), B = inp (N,C)
+//
+// The driver copies ("packs") blocks of A and B into the order the micro-
+// kernel reads them, so the kernel streams through memory with unit stride,
+// and sizes the blocks so each stays in one cache level (see gemm.c).
+#ifndef UM_GEMM_H
+#define UM_GEMM_H
+
+#include <stddef.h>
+
+#ifndef UM_NO_SIMD
+
+typedef struct {
+    const float *p;
+    size_t rs, cs;  // element (i,k) is p[i*rs + k*cs]
+} GemmOperand;
+
+// A micro-kernel computes one MR x NR tile of C from packed slivers:
+//   a: kc steps of MR values (column k of the tile's A rows),
+//   b: kc steps of NR values (row k of the tile's B columns), 64-byte aligned.
+// It stores the tile into c (row stride ldc), or adds it to c if accumulate.
+typedef void (*GemmMicroKernel)(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate);
+
+typedef struct {
+    const char *name;
+    GemmMicroKernel kernel;
+    int MR, NR;      // register tile
+    int KC, MC, NC;  // cache blocks: kc x NR sliver of B in L1, MC x KC block of A in L2, KC x NC panel of B in L3
+} GemmKernel;
+
+extern const GemmKernel gemm_kernel_avx2;
+extern const GemmKernel gemm_kernel_avx512;
+
+// C (M,N), row stride ldc. accumulate=0 overwrites C, 1 adds to it.
+// Parallel (OpenMP) over blocks of C rows; every element of C is summed in the
+// same order whatever the thread count, so results are bit-identical.
+void gemm(const GemmKernel *kern, int M, int N, int K, GemmOperand A, GemmOperand B, float *C, size_t ldc,
+          int accumulate);
+
+#endif
+#endif

@@ -1,0 +1,118 @@
+// vec_avx512.c: AVX-512 versions of the vector kernels in vec.h.
+//
+// 16 floats per zmm register. Ragged ends use a lane mask instead of a
+// scalar remainder loop: masked-off lanes are neither read nor written, so
+// any length and any alignment is safe.
+#include <immintrin.h>
+#include <stddef.h>
+
+#include "kernels/vec.h"
+
+// The first r lanes (0 <= r <= 16).
+static inline __mmask16 first_lanes(int r) { return (__mmask16)((1u << r) - 1u); }
+
+// Dot product with four independent accumulators: one FMA chain would wait
+// 4 cycles per step for the previous sum.
+float vec_dot_avx512(const float *a, const float *b, int n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 m = first_lanes(n - i);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+void vec_axpy_avx512(float *y, float alpha, const float *x, int n) {
+    const __m512 va = _mm512_set1_ps(alpha);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = first_lanes(n - i);
+        __m512 r = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i));
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+}
+
+void vec_scale_avx512(float *x, float alpha, int n) {
+    const __m512 va = _mm512_set1_ps(alpha);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(va, _mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = first_lanes(n - i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+// keys (n,Dk), q (Dk) -> s (n). Four keys at a time share each load of q and
+// give four independent FMA chains.
+void vec_score_keys_avx512(float *s, const float *q, const float *keys, int n, int Dk) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float *k0 = keys + (size_t)i * Dk, *k1 = k0 + Dk, *k2 = k1 + Dk, *k3 = k2 + Dk;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int j = 0;
+        for (; j + 16 <= Dk; j += 16) {
+            const __m512 qv = _mm512_loadu_ps(q + j);
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(k0 + j), qv, a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(k1 + j), qv, a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(k2 + j), qv, a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(k3 + j), qv, a3);
+        }
+        if (j < Dk) {
+            const __mmask16 m = first_lanes(Dk - j);
+            const __m512 qv = _mm512_maskz_loadu_ps(m, q + j);
+            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, k0 + j), qv, a0);
+            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, k1 + j), qv, a1);
+            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, k2 + j), qv, a2);
+            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, k3 + j), qv, a3);
+        }
+        s[i] = _mm512_reduce_add_ps(a0);
+        s[i + 1] = _mm512_reduce_add_ps(a1);
+        s[i + 2] = _mm512_reduce_add_ps(a2);
+        s[i + 3] = _mm512_reduce_add_ps(a3);
+    }
+    for (; i < n; i++) s[i] = vec_dot_avx512(keys + (size_t)i * Dk, q, Dk);
+}
+
+// out (Dv) += sum_i w[i] * V[idx[i]]. Walk out in blocks of 64 floats held in
+// four registers while every selected row streams past, so out is loaded and
+// stored once per block instead of once per row.
+void vec_gather_rows_avx512(float *out, const float *w, const int *idx, int m, const float *V, int Dv) {
+    int j = 0;
+    for (; j + 64 <= Dv; j += 64) {
+        __m512 o0 = _mm512_loadu_ps(out + j), o1 = _mm512_loadu_ps(out + j + 16);
+        __m512 o2 = _mm512_loadu_ps(out + j + 32), o3 = _mm512_loadu_ps(out + j + 48);
+        for (int i = 0; i < m; i++) {
+            const float *v = V + (size_t)idx[i] * Dv + j;
+            const __m512 wi = _mm512_set1_ps(w[i]);
+            o0 = _mm512_fmadd_ps(wi, _mm512_loadu_ps(v), o0);
+            o1 = _mm512_fmadd_ps(wi, _mm512_loadu_ps(v + 16), o1);
+            o2 = _mm512_fmadd_ps(wi, _mm512_loadu_ps(v + 32), o2);
+            o3 = _mm512_fmadd_ps(wi, _mm512_loadu_ps(v + 48), o3);
+        }
+        _mm512_storeu_ps(out + j, o0);
+        _mm512_storeu_ps(out + j + 16, o1);
+        _mm512_storeu_ps(out + j + 32, o2);
+        _mm512_storeu_ps(out + j + 48, o3);
+    }
+    for (; j < Dv; j += 16) {  // the last < 64 floats, 16 (or fewer, masked) at a time
+        const __mmask16 lanes = first_lanes(Dv - j < 16 ? Dv - j : 16);
+        __m512 o = _mm512_maskz_loadu_ps(lanes, out + j);
+        for (int i = 0; i < m; i++)
+            o = _mm512_fmadd_ps(_mm512_set1_ps(w[i]), _mm512_maskz_loadu_ps(lanes, V + (size_t)idx[i] * Dv + j), o);
+        _mm512_mask_storeu_ps(out + j, lanes, o);
+    }
+}
+
+// dV[idx[i]] += w[i] * g, one row at a time in order (rows may repeat).
+void vec_scatter_rows_avx512(float *dV, const float *w, const int *idx, int m, const float *g, int Dv) {
+    for (int i = 0; i < m; i++) vec_axpy_avx512(dV + (size_t)idx[i] * Dv, w[i], g, Dv);
+}

@@ -1,0 +1,358 @@
+// test_kernels.c: every SIMD kernel against its scalar reference.
+//
+// For each path this CPU can run (avx2, avx512; others print a note and are
+// skipped) the fast kernels must agree with the *_ref definitions on ragged
+// shapes: N=1, odd C, lengths that are not a multiple of the vector width,
+// pointers one float past an aligned address, and backward accumulating
+// into outputs that already hold values.
+//
+// Tolerance: float sums done in a different order differ by a few ulps of
+// the *terms*, not of the result (which may cancel to near zero). So each
+// element is compared with 1e-5 x (the same sum taken over |terms|), which
+// the reference computes for us when fed absolute values.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "base/alloc.h"
+#include "base/rng.h"
+#include "helpers/testutil.h"
+#include "kernels/dispatch.h"
+#include "kernels/matmul.h"
+#include "kernels/vec.h"
+
+#define REL_TOL 1e-5
+
+static const UmSimdPath FAST_PATHS[] = {UM_SIMD_AVX2, UM_SIMD_AVX512};
+#define NFAST 2
+
+// Switch to a path, or say why not. Returns 0 when the path is in use.
+static int use_path(UmSimdPath p) {
+    if (um_simd_use(p) == 0) return 0;
+    printf("note: %s path not available on this CPU/build, skipped\n", um_simd_name_of(p));
+    return -1;
+}
+
+// A buffer of n reals, one float past a 64-byte boundary when `shifted`,
+// so kernels are exercised on unaligned data. Free with free_buf.
+static real *new_buf(size_t n, int shifted) { return (real *)um_alloc((n + 1) * sizeof(real)) + (shifted ? 1 : 0); }
+static void free_buf(real *p, int shifted) { um_free(p - (shifted ? 1 : 0)); }
+
+static real *copy_of(const real *src, size_t n, int shifted) {
+    real *p = new_buf(n, shifted);
+    memcpy(p, src, n * sizeof(real));
+    return p;
+}
+
+static real *abs_of(const real *src, size_t n) {
+    real *p = new_buf(n, 0);
+    for (size_t i = 0; i < n; i++) p[i] = (real)fabs((double)src[i]);
+    return p;
+}
+
+// |got - want| <= REL_TOL * mag elementwise (mag = sum of |terms| per element).
+static void assert_close(const real *got, const real *want, const real *mag, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - (double)want[i]);
+        ck_assert_msg(err <= REL_TOL * (double)mag[i] + 1e-30, "%s [%s]: element %zu is %.9g, reference %.9g (|terms| %.3g)",
+                      what, um_simd_path_name(), i, (double)got[i], (double)want[i], (double)mag[i]);
+    }
+}
+
+// ---------------------------------------------------------------- matmul
+
+typedef struct {
+    int N, C, OC;
+} MatShape;
+
+// Ragged on purpose: N=1, odd C and OC, sizes around the register tiles
+// (6x16, 12x32), and K past the 256-wide cache block.
+static const MatShape MAT_SHAPES[] = {
+    {1, 1, 1},    {1, 17, 5},    {3, 7, 33},   {5, 130, 129}, {13, 33, 47},  {37, 64, 96},
+    {64, 100, 70}, {97, 257, 31}, {300, 45, 260}, {25, 300, 64}, {130, 129, 97},
+};
+#define NMAT ((int)(sizeof MAT_SHAPES / sizeof MAT_SHAPES[0]))
+
+static void check_forward(const MatShape *s, int with_bias, int shifted, UmRng *rng) {
+    const int N = s->N, C = s->C, OC = s->OC;
+    real *inp = new_buf((size_t)N * C, shifted), *w = new_buf((size_t)OC * C, shifted);
+    real *bias = new_buf(OC, shifted);
+    real *out = new_buf((size_t)N * OC, shifted), *want = new_buf((size_t)N * OC, 0);
+    fill_normal(inp, (size_t)N * C, rng, 1.0);
+    fill_normal(w, (size_t)OC * C, rng, 1.0);
+    fill_normal(bias, OC, rng, 1.0);
+    fill_normal(out, (size_t)N * OC, rng, 1.0);  // garbage the forward must overwrite
+    const real *b = with_bias ? bias : NULL;
+
+    matmul_forward(out, inp, w, b, N, C, OC);
+    matmul_forward_ref(want, inp, w, b, N, C, OC);
+
+    real *ainp = abs_of(inp, (size_t)N * C), *aw = abs_of(w, (size_t)OC * C), *ab = abs_of(bias, OC);
+    real *mag = new_buf((size_t)N * OC, 0);
+    matmul_forward_ref(mag, ainp, aw, with_bias ? ab : NULL, N, C, OC);
+    char what[96];
+    snprintf(what, sizeof what, "forward %dx%dx%d bias=%d shifted=%d", N, C, OC, with_bias, shifted);
+    assert_close(out, want, mag, (size_t)N * OC, what);
+
+    free_buf(inp, shifted), free_buf(w, shifted), free_buf(bias, shifted), free_buf(out, shifted);
+    free_buf(want, 0), free_buf(ainp, 0), free_buf(aw, 0), free_buf(ab, 0), free_buf(mag, 0);
+}
+
+// which: bit 0 dinp, bit 1 dweight, bit 2 dbias (the others are passed NULL).
+static void check_backward(const MatShape *s, int which, int shifted, UmRng *rng) {
+    const int N = s->N, C = s->C, OC = s->OC;
+    const size_t nc = (size_t)N * C, oc = (size_t)OC * C, no = (size_t)N * OC;
+    real *inp = new_buf(nc, shifted), *w = new_buf(oc, shifted), *dout = new_buf(no, shifted);
+    real *dinp0 = new_buf(nc, 0), *dw0 = new_buf(oc, 0), *db0 = new_buf(OC, 0);
+    fill_normal(inp, nc, rng, 1.0);
+    fill_normal(w, oc, rng, 1.0);
+    fill_normal(dout, no, rng, 1.0);
+    // Gradients already hold something: backward must add, not overwrite.
+    fill_normal(dinp0, nc, rng, 1.0);
+    fill_normal(dw0, oc, rng, 1.0);
+    fill_normal(db0, OC, rng, 1.0);
+
+    real *dinp = copy_of(dinp0, nc, shifted), *dw = copy_of(dw0, oc, shifted), *db = copy_of(db0, OC, shifted);
+    real *dinp_ref = copy_of(dinp0, nc, 0), *dw_ref = copy_of(dw0, oc, 0), *db_ref = copy_of(db0, OC, 0);
+    matmul_backward(which & 1 ? dinp : NULL, which & 2 ? dw : NULL, which & 4 ? db : NULL, dout, inp, w, N, C, OC);
+    matmul_backward_ref(which & 1 ? dinp_ref : NULL, which & 2 ? dw_ref : NULL, which & 4 ? db_ref : NULL, dout, inp,
+                        w, N, C, OC);
+
+    // Magnitudes: the same backward over |values|, starting from |initial gradient|.
+    real *ainp = abs_of(inp, nc), *aw = abs_of(w, oc), *adout = abs_of(dout, no);
+    real *mdinp = abs_of(dinp0, nc), *mdw = abs_of(dw0, oc), *mdb = abs_of(db0, OC);
+    matmul_backward_ref(mdinp, mdw, mdb, adout, ainp, aw, N, C, OC);
+
+    char what[96];
+    snprintf(what, sizeof what, "backward %dx%dx%d which=%d shifted=%d", N, C, OC, which, shifted);
+    // A NULL output must be left alone: compare it with its initial value.
+    assert_close(dinp, which & 1 ? dinp_ref : dinp0, mdinp, nc, what);
+    assert_close(dw, which & 2 ? dw_ref : dw0, mdw, oc, what);
+    assert_close(db, which & 4 ? db_ref : db0, mdb, OC, what);
+
+    free_buf(inp, shifted), free_buf(w, shifted), free_buf(dout, shifted);
+    free_buf(dinp, shifted), free_buf(dw, shifted), free_buf(db, shifted);
+    real *plain[] = {dinp0, dw0, db0, dinp_ref, dw_ref, db_ref, ainp, aw, adout, mdinp, mdw, mdb};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) free_buf(plain[i], 0);
+}
+
+START_TEST(matmul_forward_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 11);
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int i = 0; i < NMAT; i++)
+            for (int shifted = 0; shifted < 2; shifted++)
+                for (int bias = 0; bias < 2; bias++) check_forward(&MAT_SHAPES[i], bias, shifted, &rng);
+    }
+}
+END_TEST
+
+START_TEST(matmul_backward_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 12);
+    const int combos[] = {7, 1, 2, 4, 3};  // all three, each alone, dinp+dweight
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int i = 0; i < NMAT; i++)
+            for (int shifted = 0; shifted < 2; shifted++)
+                for (int c = 0; c < 5; c++) check_backward(&MAT_SHAPES[i], combos[c], shifted, &rng);
+    }
+}
+END_TEST
+
+// Same inputs, same thread count -> the same bits; and our blocking sums
+// every element in an order that does not depend on the thread count at all.
+START_TEST(matmul_is_deterministic) {
+    const int N = 200, C = 300, OC = 150;  // several row blocks and two K blocks
+    UmRng rng;
+    rng_seed(&rng, 13);
+    real *inp = new_buf((size_t)N * C, 0), *w = new_buf((size_t)OC * C, 0), *dout = new_buf((size_t)N * OC, 0);
+    fill_normal(inp, (size_t)N * C, &rng, 1.0);
+    fill_normal(w, (size_t)OC * C, &rng, 1.0);
+    fill_normal(dout, (size_t)N * OC, &rng, 1.0);
+    real *out[3], *dw[3], *dx[3];
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int run = 0; run < 3; run++) {
+#ifdef _OPENMP
+            omp_set_num_threads(run == 2 ? 1 : 2);
+#endif
+            out[run] = new_buf((size_t)N * OC, 0), dw[run] = new_buf((size_t)OC * C, 0), dx[run] = new_buf((size_t)N * C, 0);
+            matmul_forward(out[run], inp, w, NULL, N, C, OC);
+            matmul_backward(dx[run], dw[run], NULL, dout, inp, w, N, C, OC);
+        }
+        for (int run = 1; run < 3; run++) {
+            ck_assert_msg(memcmp(out[0], out[run], sizeof(real) * N * OC) == 0, "forward differs in run %d", run);
+            ck_assert_msg(memcmp(dx[0], dx[run], sizeof(real) * N * C) == 0, "dinp differs in run %d", run);
+            ck_assert_msg(memcmp(dw[0], dw[run], sizeof(real) * OC * C) == 0, "dweight differs in run %d", run);
+        }
+        for (int run = 0; run < 3; run++) free_buf(out[run], 0), free_buf(dw[run], 0), free_buf(dx[run], 0);
+    }
+    free_buf(inp, 0), free_buf(w, 0), free_buf(dout, 0);
+}
+END_TEST
+
+// ---------------------------------------------------------------- vec
+
+static const int VEC_LENS[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 65, 100, 129};
+#define NLENS ((int)(sizeof VEC_LENS / sizeof VEC_LENS[0]))
+
+START_TEST(vec_dot_axpy_scale_match_ref) {
+    UmRng rng;
+    rng_seed(&rng, 21);
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int li = 0; li < NLENS; li++)
+            for (int shifted = 0; shifted < 2; shifted++) {
+                const int n = VEC_LENS[li];
+                real *a = new_buf(n, shifted), *b = new_buf(n, shifted);
+                fill_normal(a, n, &rng, 1.0);
+                fill_normal(b, n, &rng, 1.0);
+                real *aa = abs_of(a, n), *ab = abs_of(b, n);
+                real got = vec_dot(a, b, n), want = vec_dot_ref(a, b, n), mag = vec_dot_ref(aa, ab, n);
+                assert_close(&got, &want, &mag, 1, "dot");
+
+                real *y = copy_of(b, n, shifted), *y_ref = copy_of(b, n, 0);
+                vec_axpy(y, (real)0.37, a, n);
+                vec_axpy_ref(y_ref, (real)0.37, a, n);
+                real *ymag = copy_of(ab, n, 0);
+                vec_axpy_ref(ymag, (real)0.37, aa, n);
+                assert_close(y, y_ref, ymag, n, "axpy");
+
+                vec_scale(y, (real)-1.7, n);
+                vec_scale_ref(y_ref, (real)-1.7, n);
+                vec_scale_ref(ymag, (real)1.7, n);
+                assert_close(y, y_ref, ymag, n, "scale");
+
+                free_buf(a, shifted), free_buf(b, shifted), free_buf(y, shifted);
+                free_buf(aa, 0), free_buf(ab, 0), free_buf(y_ref, 0), free_buf(ymag, 0);
+            }
+    }
+}
+END_TEST
+
+START_TEST(vec_score_keys_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 22);
+    const int ns[] = {1, 3, 4, 5, 9, 64};
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int ni = 0; ni < 6; ni++)
+            for (int li = 0; li < NLENS; li++)
+                for (int shifted = 0; shifted < 2; shifted++) {
+                    const int n = ns[ni], Dk = VEC_LENS[li];
+                    real *keys = new_buf((size_t)n * Dk, shifted), *q = new_buf(Dk, shifted);
+                    real *s = new_buf(n, shifted), *s_ref = new_buf(n, 0), *mag = new_buf(n, 0);
+                    fill_normal(keys, (size_t)n * Dk, &rng, 1.0);
+                    fill_normal(q, Dk, &rng, 1.0);
+                    vec_score_keys(s, q, keys, n, Dk);
+                    vec_score_keys_ref(s_ref, q, keys, n, Dk);
+                    real *akeys = abs_of(keys, (size_t)n * Dk), *aq = abs_of(q, Dk);
+                    vec_score_keys_ref(mag, aq, akeys, n, Dk);
+                    assert_close(s, s_ref, mag, n, "score_keys");
+                    free_buf(keys, shifted), free_buf(q, shifted), free_buf(s, shifted);
+                    free_buf(s_ref, 0), free_buf(mag, 0), free_buf(akeys, 0), free_buf(aq, 0);
+                }
+    }
+}
+END_TEST
+
+// Gather and scatter over selected rows, with a repeated row (as top-k over
+// several heads can select the same slot twice).
+START_TEST(vec_gather_scatter_match_ref) {
+    UmRng rng;
+    rng_seed(&rng, 23);
+    const int rows = 50;
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int m = 1; m <= 9; m += 4)
+            for (int li = 0; li < NLENS; li++)
+                for (int shifted = 0; shifted < 2; shifted++) {
+                    const int Dv = VEC_LENS[li];
+                    int idx[9];
+                    for (int i = 0; i < m; i++) idx[i] = (int)rng_below(&rng, rows);
+                    if (m > 1) idx[m - 1] = idx[0];
+                    real *V = new_buf((size_t)rows * Dv, shifted), *w = new_buf(m, shifted), *g = new_buf(Dv, shifted);
+                    real *out0 = new_buf(Dv, 0);
+                    fill_normal(V, (size_t)rows * Dv, &rng, 1.0);
+                    fill_normal(w, m, &rng, 1.0);
+                    fill_normal(g, Dv, &rng, 1.0);
+                    fill_normal(out0, Dv, &rng, 1.0);
+                    real *aV = abs_of(V, (size_t)rows * Dv), *aw = abs_of(w, m), *ag = abs_of(g, Dv);
+
+                    real *out = copy_of(out0, Dv, shifted), *out_ref = copy_of(out0, Dv, 0), *omag = abs_of(out0, Dv);
+                    vec_gather_rows(out, w, idx, m, V, Dv);
+                    vec_gather_rows_ref(out_ref, w, idx, m, V, Dv);
+                    vec_gather_rows_ref(omag, aw, idx, m, aV, Dv);
+                    assert_close(out, out_ref, omag, Dv, "gather_rows");
+
+                    real *dV = copy_of(V, (size_t)rows * Dv, shifted), *dV_ref = copy_of(V, (size_t)rows * Dv, 0);
+                    real *dmag = copy_of(aV, (size_t)rows * Dv, 0);
+                    vec_scatter_rows(dV, w, idx, m, g, Dv);
+                    vec_scatter_rows_ref(dV_ref, w, idx, m, g, Dv);
+                    vec_scatter_rows_ref(dmag, aw, idx, m, ag, Dv);
+                    assert_close(dV, dV_ref, dmag, (size_t)rows * Dv, "scatter_rows");
+
+                    free_buf(V, shifted), free_buf(w, shifted), free_buf(g, shifted), free_buf(out, shifted);
+                    free_buf(dV, shifted);
+                    real *plain[] = {out0, aV, aw, ag, out_ref, omag, dV_ref, dmag};
+                    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) free_buf(plain[i], 0);
+                }
+    }
+}
+END_TEST
+
+// ---------------------------------------------------------------- dispatch
+
+START_TEST(dispatch_names_and_choices) {
+    ck_assert(um_simd_available(UM_SIMD_SCALAR));
+    ck_assert_int_eq(um_simd_use(UM_SIMD_SCALAR), 0);
+    ck_assert_str_eq(um_simd_path_name(), "scalar");
+    for (int p = 0; p < NFAST; p++) {
+        int ok = um_simd_use(FAST_PATHS[p]) == 0;
+        ck_assert_int_eq(ok, um_simd_available(FAST_PATHS[p]));
+        if (ok) ck_assert_str_eq(um_simd_path_name(), um_simd_name_of(FAST_PATHS[p]));
+    }
+    setenv("UM_SIMD", "scalar", 1);
+    um_simd_reset();
+    ck_assert_int_eq(um_simd_path(), UM_SIMD_SCALAR);
+    unsetenv("UM_SIMD");
+}
+END_TEST
+
+// UM_SIMD=<not a path> is a usage error: exit status 2.
+START_TEST(dispatch_rejects_unknown_path) {
+    setenv("UM_SIMD", "sse9", 1);
+    um_simd_reset();
+    um_simd_path();
+}
+END_TEST
+
+Suite *kernels_suite(void) {
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("simd_vs_ref");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, matmul_forward_matches_ref);
+    tcase_add_test(tc, matmul_backward_matches_ref);
+    tcase_add_test(tc, matmul_is_deterministic);
+    tcase_add_test(tc, vec_dot_axpy_scale_match_ref);
+    tcase_add_test(tc, vec_score_keys_matches_ref);
+    tcase_add_test(tc, vec_gather_scatter_match_ref);
+    tcase_add_test(tc, dispatch_names_and_choices);
+    suite_add_tcase(s, tc);
+    // Exit tests need Check's fork mode (the default): skip them under CK_FORK=no.
+    const char *fork_mode = getenv("CK_FORK");
+    if (!fork_mode || strcmp(fork_mode, "no") != 0) {
+        TCase *exits = tcase_create("dispatch_errors");
+        tcase_add_exit_test(exits, dispatch_rejects_unknown_path, 2);
+        suite_add_tcase(s, exits);
+    }
+    return s;
+}
