@@ -1,0 +1,36 @@
+// cmd_eval.c: `um eval`, validation bits/byte and fact recall of a checkpoint.
+#include <stdio.h>
+
+#include "base/error.h"
+#include "cli/commands.h"
+#include "model/evaluate.h"
+
+static const char *SUMMARY =
+    "Measure a checkpoint: validation loss in bits per byte on --data's held-out split, and fact recall\n"
+    "on --questions (exact greedy answers).\n"
+    "Example: um eval --ckpt out/run/model.ckpt --data out/data/encyclopedia.txt \\\n"
+    "                 --questions out/data/encyclopedia_questions.tsv";
+
+int cmd_eval(int argc, char **argv) {
+    UmOptions o = {.data = DEFAULT_DATA, .batch = 16, .max_questions = 1000};
+    options_parse(&o, CMD_EVAL, "eval", SUMMARY, argc, argv, 2);
+    if (!o.ckpt) um_die(UM_EXIT_USAGE, "um eval: --ckpt FILE is required (see: um eval --help)");
+    cli_set_threads(&o);
+    UmModel model;
+    cli_load_model(&model, o.ckpt);
+    UmError err;
+    UmData data;
+    if (data_load(&data, o.data, model.cfg.block_size, &err)) um_die(UM_EXIT_RUNTIME, "--data: %s", err.msg);
+    double val = eval_val_loss(&model, &data, o.batch, o.eval_batches);
+    printf("val_bits_per_byte: %.4f\n", val * NATS_TO_BITS);
+    printf("unigram_entropy_bits: %.4f\n", data_unigram_entropy_bits(data.bytes, data.n));
+    if (o.questions) {
+        UmQuestions q;
+        if (questions_load(&q, o.questions, &err)) um_die(UM_EXIT_RUNTIME, "--questions: %s", err.msg);
+        printf("fact_recall: %.4f\n", eval_fact_recall(&model, &q, o.max_questions));
+        questions_free(&q);
+    }
+    data_free(&data);
+    model_free(&model);
+    return 0;
+}

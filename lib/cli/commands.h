@@ -1,0 +1,24 @@
+// commands.h: the subcommands of bin/um, one file each.
+#ifndef UM_COMMANDS_H
+#define UM_COMMANDS_H
+
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_params(int argc, char **argv);
+
+// Shared by the commands (cli_common.c).
+#include "cli/options.h"
+#include "model/config.h"
+#include "model/transformer.h"
+
+void cli_set_threads(const UmOptions *o);
+int cli_threads(void);
+// Build a model from a checkpoint's config and load it; dies with the reason.
+void cli_load_model(UmModel *model, const char *ckpt_path);
+// mkdir -p of the directory part of path.
+void cli_make_parent_dirs(const char *path);
+
+#define DEFAULT_DATA "out/data/fortunes.txt"
+
+#endif

@@ -1,0 +1,39 @@
+// um.c: the command-line front door.
+//
+//   um train   train a model (and watch it in the visualiser)
+//   um sample  generate text from a checkpoint
+//   um eval    validation bits/byte and fact recall of a checkpoint
+//   um params  parameter and FLOP accounting of an arch and size
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "cli/commands.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: um <command> [flags]   (um <command> --help for its flags)\n\n"
+            "commands:\n"
+            "  train    train a byte-level model: um train --arch dense --size tiny --data FILE\n"
+            "  sample   generate text:            um sample --ckpt FILE --prompt TEXT\n"
+            "  eval     bits/byte and recall:     um eval --ckpt FILE --data FILE --questions FILE\n"
+            "  params   parameters and FLOPs:     um params --arch moe --size tiny\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return UM_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
+    if (!strcmp(cmd, "sample")) return cmd_sample(argc, argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "params")) return cmd_params(argc, argv);
+    fprintf(stderr, "error: unknown command '%s' (allowed: train, sample, eval, params; see: um --help)\n", cmd);
+    return UM_EXIT_USAGE;
+}

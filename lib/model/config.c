@@ -1,0 +1,139 @@
+// config.c: presets and the field table of the model config.
+#include "model/config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *ARCH_NAMES[ARCH_COUNT] = {"dense", "pkm", "moe", "ultramem", "ultramem2", "peer"};
+
+const char *arch_name(int arch) { return (arch >= 0 && arch < ARCH_COUNT) ? ARCH_NAMES[arch] : "?"; }
+
+int arch_from_name(const char *name) {
+    for (int i = 0; i < ARCH_COUNT; i++)
+        if (strcmp(name, ARCH_NAMES[i]) == 0) return i;
+    return -1;
+}
+
+// ---------------------------------------------------------------- fields
+// One row per saved int field. Adding a field here is all it takes for the
+// checkpoint and `um params` to know about it.
+typedef struct {
+    const char *name;
+    size_t offset;
+} ConfigField;
+
+#define FIELD(f) {#f, offsetof(UmModelConfig, f)}
+static const ConfigField FIELDS[] = {
+    FIELD(arch), FIELD(vocab), FIELD(block_size), FIELD(n_layers), FIELD(dim), FIELD(n_heads), FIELD(mlp_hidden),
+};
+#undef FIELD
+#define N_FIELDS ((int)(sizeof FIELDS / sizeof FIELDS[0]))
+
+static int *field_ptr(UmModelConfig *m, int i) { return (int *)((char *)m + FIELDS[i].offset); }
+static int field_get(const UmModelConfig *m, int i) { return *(const int *)((const char *)m + FIELDS[i].offset); }
+
+int config_to_text(const UmModelConfig *m, char *buf, int len) {
+    int used = 0;
+    for (int i = 0; i < N_FIELDS; i++) {
+        int w = snprintf(buf + used, len - used, "%s=%d\n", FIELDS[i].name, field_get(m, i));
+        if (w < 0 || w >= len - used) return -1;
+        used += w;
+    }
+    return used;
+}
+
+static int find_field(const char *key, int keylen) {
+    for (int i = 0; i < N_FIELDS; i++)
+        if ((int)strlen(FIELDS[i].name) == keylen && strncmp(FIELDS[i].name, key, keylen) == 0) return i;
+    return -1;
+}
+
+int config_parse(UmModelConfig *m, const char *text, UmError *err) {
+    int seen[64] = {0};
+    memset(m, 0, sizeof *m);
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) return um_fail(err, "config line without newline");
+        const char *eq = memchr(line, '=', end - line);
+        if (!eq) return um_fail(err, "config line without '='");
+        int f = find_field(line, (int)(eq - line));
+        if (f < 0) return um_fail(err, "unknown config field '%.*s'", (int)(eq - line), line);
+        char *num_end;
+        long v = strtol(eq + 1, &num_end, 10);
+        if (num_end != end || eq + 1 == end) return um_fail(err, "config field %s is not a number", FIELDS[f].name);
+        *field_ptr(m, f) = (int)v;
+        seen[f] = 1;
+        line = end + 1;
+    }
+    for (int i = 0; i < N_FIELDS; i++)
+        if (!seen[i]) return um_fail(err, "config field %s is missing", FIELDS[i].name);
+    return 0;
+}
+
+int config_diff(const UmModelConfig *a, const UmModelConfig *b, char *buf, int len) {
+    for (int i = 0; i < N_FIELDS; i++) {
+        if (field_get(a, i) != field_get(b, i)) {
+            snprintf(buf, len, "%s: %d vs %d", FIELDS[i].name, field_get(a, i), field_get(b, i));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int config_validate(const UmModelConfig *m, UmError *err) {
+    if (m->arch < 0 || m->arch >= ARCH_COUNT) return um_fail(err, "unknown arch id %d", m->arch);
+    if (m->vocab != 256) return um_fail(err, "vocab must be 256 (bytes), got %d", m->vocab);
+    if (m->block_size < 2 || m->block_size > 4096) return um_fail(err, "block_size %d not in 2..4096", m->block_size);
+    if (m->n_layers < 1 || m->n_layers > 64) return um_fail(err, "n_layers %d not in 1..64", m->n_layers);
+    if (m->dim < 2 || m->dim > 8192) return um_fail(err, "dim %d not in 2..8192", m->dim);
+    if (m->n_heads < 1 || m->dim % m->n_heads) return um_fail(err, "dim %d not divisible by n_heads %d", m->dim, m->n_heads);
+    if (m->mlp_hidden < 1 || m->mlp_hidden > 65536) return um_fail(err, "mlp_hidden %d not in 1..65536", m->mlp_hidden);
+    return 0;
+}
+
+// ---------------------------------------------------------------- presets
+static void dense_shape(UmModelConfig *m, int T, int L, int D, int H) {
+    memset(m, 0, sizeof *m);
+    m->arch = ARCH_DENSE;
+    m->vocab = 256;
+    m->block_size = T;
+    m->n_layers = L;
+    m->dim = D;
+    m->n_heads = H;
+    m->mlp_hidden = 4 * D;
+}
+
+static void train_defaults(UmTrainConfig *t, int steps, int batch, double lr) {
+    memset(t, 0, sizeof *t);
+    t->steps = steps;
+    t->batch = batch;
+    t->lr = lr;
+    t->min_lr = lr / 10;
+    t->warmup = steps / 20 + 1;
+    t->weight_decay = 0.1;
+    t->grad_clip = 1.0;
+    t->eval_every = steps / 10 > 0 ? steps / 10 : 1;
+    t->eval_batches = 20;
+    t->ckpt_every = 0;
+    t->seed = 1337;
+}
+
+int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch, UmError *err) {
+    if (strcmp(size, "nano") == 0) {
+        dense_shape(m, 16, 2, 32, 2);
+        train_defaults(t, 60, 8, 3e-3);
+    } else if (strcmp(size, "tiny") == 0) {
+        dense_shape(m, 128, 4, 128, 4);
+        train_defaults(t, 2000, 16, 2e-3);
+    } else if (strcmp(size, "small") == 0) {
+        dense_shape(m, 256, 6, 192, 6);
+        train_defaults(t, 4000, 16, 1.5e-3);
+    } else {
+        return um_fail(err, "unknown --size '%s' (allowed: nano, tiny, small)", size);
+    }
+    if (arch != ARCH_DENSE) return um_fail(err, "--arch %s is not built yet (allowed: dense)", arch_name(arch));
+    m->arch = arch;
+    return 0;
+}

@@ -1,0 +1,66 @@
+// config.h: what a model is (architecture and sizes) and how it trains.
+//
+// UmModelConfig fixes the shapes; it is saved in every checkpoint and must
+// match exactly on --resume. UmTrainConfig holds the run's knobs (steps, lr,
+// batch...). Both are plain structs; named presets fill them:
+//
+//   --size nano   unit tests: trains in seconds
+//   --size tiny   the default: `make run` trains it in a few minutes on 2 cores
+//   --size small  the experiments chapter
+//
+// Every model-config field is listed once in a field table (config.c), which
+// the checkpoint writer, the reader and `um params` iterate.
+#ifndef UM_CONFIG_H
+#define UM_CONFIG_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef enum { ARCH_DENSE = 0, ARCH_PKM, ARCH_MOE, ARCH_ULTRAMEM, ARCH_ULTRAMEM2, ARCH_PEER, ARCH_COUNT } UmArch;
+
+typedef struct {
+    int arch;        // UmArch
+    int vocab;       // V: 256 byte values
+    int block_size;  // T: context length
+    int n_layers;    // L
+    int dim;         // D
+    int n_heads;     // H
+    int mlp_hidden;  // F: hidden width of each block's GELU MLP
+} UmModelConfig;
+
+typedef struct {
+    int steps;          // optimizer steps
+    int batch;          // B sequences per step
+    double lr;          // peak learning rate
+    double min_lr;      // cosine floor
+    int warmup;         // linear warmup steps
+    double weight_decay;
+    double grad_clip;   // max global gradient norm (0 = off)
+    int eval_every;     // validate every this many steps (0 = only at the end)
+    int eval_batches;   // validation batches per evaluation
+    int ckpt_every;     // save a checkpoint every this many steps (0 = only at the end)
+    uint64_t seed;
+} UmTrainConfig;
+
+// Names <-> enums. Return -1 for an unknown name.
+const char *arch_name(int arch);
+int arch_from_name(const char *name);
+
+// Fill both configs from a preset name ("nano", "tiny", "small") for an arch.
+// Returns -1 with a reason for an unknown preset or an arch not built yet.
+int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch, UmError *err);
+
+// Shape checks: positive sizes, D divisible by H, ... (-1 with a reason).
+int config_validate(const UmModelConfig *m, UmError *err);
+
+// The model config as "key=value\n" lines, and back. config_parse fails on an
+// unknown key, a missing key or a malformed number: a checkpoint from a
+// newer/older format is refused, never half-read.
+int config_to_text(const UmModelConfig *m, char *buf, int len);  // bytes written (excl. NUL) or -1
+int config_parse(UmModelConfig *m, const char *text, UmError *err);
+
+// First field that differs, as "n_layers: 4 vs 2"; returns 0 when equal.
+int config_diff(const UmModelConfig *a, const UmModelConfig *b, char *buf, int len);
+
+#endif

@@ -1,0 +1,71 @@
+#include "model/evaluate.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+
+double eval_val_loss(UmModel *m, const UmData *d, int B, int max_batches) {
+    int T = m->cfg.block_size;
+    int n = data_val_batch_count(d, B, T);
+    if (max_batches > 0 && n > max_batches) n = max_batches;
+    int *inputs = um_alloc((size_t)B * T * sizeof(int)), *targets = um_alloc((size_t)B * T * sizeof(int));
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        data_val_batch(d, i, B, T, inputs, targets);
+        sum += model_forward(m, inputs, targets, B, T);
+    }
+    um_free(inputs), um_free(targets);
+    return n > 0 ? sum / n : 0;
+}
+
+// Lay question q out as one row: prompt then answer, cut on the left so it
+// fits in T. Returns the row position of the first answer byte (or -1 when
+// the answer alone does not fit).
+static int layout_question(const UmQuestions *q, int i, int T, int *row) {
+    int plen = (int)strlen(q->prompt[i]), alen = (int)strlen(q->answer[i]);
+    if (alen == 0 || alen >= T) return -1;
+    int keep = plen + alen > T ? T - alen : plen;  // prompt bytes kept (its end)
+    const unsigned char *p = (const unsigned char *)q->prompt[i] + (plen - keep);
+    for (int t = 0; t < keep; t++) row[t] = p[t];
+    for (int t = 0; t < alen; t++) row[keep + t] = (unsigned char)q->answer[i][t];
+    for (int t = keep + alen; t < T; t++) row[t] = 0;  // padding after: invisible to earlier positions (causal)
+    return keep;
+}
+
+static int argmax(const real *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+double eval_fact_recall(UmModel *m, const UmQuestions *q, int max_questions) {
+    int T = m->cfg.block_size, V = m->cfg.vocab, B = 16;
+    int total = q->count;
+    if (max_questions > 0 && total > max_questions) total = max_questions;
+    int *rows = um_alloc((size_t)B * T * sizeof(int));
+    int starts[16], ids[16];
+    int correct = 0, counted = 0;
+    for (int first = 0; first < total; first += B) {
+        int nb = 0;
+        for (int i = first; i < total && i < first + B; i++) {
+            int start = layout_question(q, i, T, rows + (size_t)nb * T);
+            counted++;  // an unfittable question counts as wrong
+            if (start < 1) continue;  // need at least one prompt byte to predict from
+            starts[nb] = start, ids[nb] = i, nb++;
+        }
+        if (nb == 0) continue;
+        model_forward(m, rows, NULL, nb, T);
+        for (int b = 0; b < nb; b++) {
+            const char *ans = q->answer[ids[b]];
+            int ok = 1;
+            for (int j = 0; ans[j] && ok; j++) {
+                int pos = starts[b] + j - 1;  // the position that predicts answer byte j
+                ok = argmax(m->logits + ((size_t)b * T + pos) * V, V) == (unsigned char)ans[j];
+            }
+            correct += ok;
+        }
+    }
+    um_free(rows);
+    return counted ? (double)correct / counted : 0;
+}

@@ -1,0 +1,262 @@
+// transformer.c: build, forward and backward of the byte-level transformer.
+//
+// Read it top to bottom: parameters, activations, one block forward, the
+// whole forward, one block backward, the whole backward. Each line calls one
+// op from lib/nn or lib/kernels; the maths lives there.
+#include "model/transformer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "kernels/matmul.h"
+#include "nn/attention.h"
+#include "nn/crossentropy.h"
+#include "nn/embedding.h"
+#include "nn/layernorm.h"
+#include "nn/mlp.h"
+
+// ---------------------------------------------------------------- parameters
+
+static UmParam *add(UmModel *m, int group, const char *name, int d0, int d1) {
+    int shape[2] = {d0, d1};
+    return params_add(&m->params, name, group, d1 ? 2 : 1, shape);
+}
+
+// GPT-2's init: weights N(0, 0.02); the two projections that write into the
+// residual stream get 0.02/sqrt(2L) so the stream's variance does not grow
+// with depth; LayerNorm weights 1, biases 0.
+static void register_block(UmModel *m, int l, int g_decay, int g_nodecay, UmRng *rng) {
+    int D = m->cfg.dim, F = m->cfg.mlp_hidden;
+    double std = 0.02, std_out = 0.02 / sqrt(2.0 * m->cfg.n_layers);
+    UmBlockParams *b = &m->blocks[l];
+    char name[UM_NAME_LEN];
+#define NAME(s) (snprintf(name, sizeof name, "blocks.%d.%s", l, s), name)
+    b->ln1_w = add(m, g_nodecay, NAME("ln1.weight"), D, 0);
+    b->ln1_b = add(m, g_nodecay, NAME("ln1.bias"), D, 0);
+    b->wqkv = add(m, g_decay, NAME("attn.wqkv"), 3 * D, D);
+    b->bqkv = add(m, g_nodecay, NAME("attn.bqkv"), 3 * D, 0);
+    b->wproj = add(m, g_decay, NAME("attn.wproj"), D, D);
+    b->bproj = add(m, g_nodecay, NAME("attn.bproj"), D, 0);
+    b->ln2_w = add(m, g_nodecay, NAME("ln2.weight"), D, 0);
+    b->ln2_b = add(m, g_nodecay, NAME("ln2.bias"), D, 0);
+    b->w1 = add(m, g_decay, NAME("mlp.w1"), F, D);
+    b->b1 = add(m, g_nodecay, NAME("mlp.b1"), F, 0);
+    b->w2 = add(m, g_decay, NAME("mlp.w2"), D, F);
+    b->b2 = add(m, g_nodecay, NAME("mlp.b2"), D, 0);
+#undef NAME
+    param_fill(b->ln1_w, 1);
+    param_fill(b->ln2_w, 1);
+    param_normal(b->wqkv, rng, std);
+    param_normal(b->wproj, rng, std_out);
+    param_normal(b->w1, rng, std);
+    param_normal(b->w2, rng, std_out);
+}
+
+int model_init(UmModel *m, const UmModelConfig *cfg, uint64_t seed, UmError *err) {
+    memset(m, 0, sizeof *m);
+    if (config_validate(cfg, err)) return -1;
+    m->cfg = *cfg;
+    params_init(&m->params);
+    // Weight decay only on matrices; norms and biases are not decayed.
+    int g_decay = params_add_group(&m->params, "weights", 1.0, 1.0);
+    int g_nodecay = params_add_group(&m->params, "norms_biases", 1.0, 0.0);
+    UmRng rng;
+    rng_seed(&rng, seed);
+    int V = cfg->vocab, D = cfg->dim;
+    m->wte = add(m, g_decay, "wte", V, D);
+    m->wpe = add(m, g_decay, "wpe", cfg->block_size, D);
+    param_normal(m->wte, &rng, 0.02);
+    param_normal(m->wpe, &rng, 0.01);
+    m->blocks = um_alloc(cfg->n_layers * sizeof *m->blocks);
+    for (int l = 0; l < cfg->n_layers; l++) register_block(m, l, g_decay, g_nodecay, &rng);
+    m->lnf_w = add(m, g_nodecay, "lnf.weight", D, 0);
+    m->lnf_b = add(m, g_nodecay, "lnf.bias", D, 0);
+    param_fill(m->lnf_w, 1);
+    return 0;
+}
+
+// ---------------------------------------------------------------- activations
+
+static void free_acts(UmModel *m) {
+    if (!m->acts) return;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        UmBlockActs *a = &m->acts[l];
+        real *bufs[] = {a->ln1, a->ln1_mean, a->ln1_rstd, a->qkv, a->preatt, a->att, a->atty, a->res2,
+                        a->ln2, a->ln2_mean, a->ln2_rstd, a->fc_pre, a->fc_act, a->ffn_out, a->res3};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) um_free(bufs[i]);
+    }
+    um_free(m->acts);
+    UmGradScratch *g = &m->grads;
+    real *bufs[] = {m->encoded, m->lnf, m->lnf_mean, m->lnf_rstd, m->logits, m->probs, m->losses,
+                    g->dres, g->dln, g->datty, g->dqkv, g->dpreatt, g->datt, g->dfc, g->dlogits, g->dlnf};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) um_free(bufs[i]);
+    um_free(m->inputs);
+    um_free(m->targets);
+    m->acts = NULL;
+}
+
+static real *buf(size_t n) { return um_alloc(n * sizeof(real)); }
+
+// Allocate activations for B sequences of the full context length. Called
+// lazily by the first forward (and again if a bigger batch comes along).
+static void alloc_acts(UmModel *m, int B) {
+    free_acts(m);
+    size_t T = m->cfg.block_size, D = m->cfg.dim, F = m->cfg.mlp_hidden, V = m->cfg.vocab, H = m->cfg.n_heads;
+    size_t N = B * T, att = (size_t)B * H * T * T;
+    m->acts = um_alloc(m->cfg.n_layers * sizeof *m->acts);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        UmBlockActs *a = &m->acts[l];
+        a->ln1 = buf(N * D), a->ln1_mean = buf(N), a->ln1_rstd = buf(N);
+        a->qkv = buf(N * 3 * D), a->preatt = buf(att), a->att = buf(att), a->atty = buf(N * D);
+        a->res2 = buf(N * D), a->ln2 = buf(N * D), a->ln2_mean = buf(N), a->ln2_rstd = buf(N);
+        a->fc_pre = buf(N * F), a->fc_act = buf(N * F), a->ffn_out = buf(N * D), a->res3 = buf(N * D);
+    }
+    m->encoded = buf(N * D);
+    m->lnf = buf(N * D), m->lnf_mean = buf(N), m->lnf_rstd = buf(N);
+    m->logits = buf(N * V), m->probs = buf(N * V), m->losses = buf(N);
+    UmGradScratch *g = &m->grads;
+    g->dres = buf(N * D), g->dln = buf(N * D), g->datty = buf(N * D), g->dqkv = buf(N * 3 * D);
+    g->dpreatt = buf(att), g->datt = buf(att), g->dfc = buf(N * F);
+    g->dlogits = buf(N * V), g->dlnf = buf(N * D);
+    m->inputs = um_alloc(N * sizeof(int));
+    m->targets = um_alloc(N * sizeof(int));
+    m->max_batch = B;
+    m->max_tokens = (int)N;
+}
+
+void model_free(UmModel *m) {
+    free_acts(m);
+    um_free(m->blocks);
+    params_free(&m->params);
+    memset(m, 0, sizeof *m);
+}
+
+// ---------------------------------------------------------------- forward
+
+// The FFN slot of block l: inp = ln2 (N, D) -> a->ffn_out (N, D).
+static void ffn_slot_forward(UmModel *m, int l, int N) {
+    UmBlockParams *p = &m->blocks[l];
+    UmBlockActs *a = &m->acts[l];
+    mlp_forward(a->ffn_out, a->fc_pre, a->fc_act, a->ln2, p->w1->data, p->b1->data, p->w2->data, p->b2->data, N,
+                m->cfg.dim, m->cfg.mlp_hidden);
+}
+
+static void add_into(real *out, const real *a, const real *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+// x (N, D) -> a->res3 (N, D)
+static void block_forward(UmModel *m, int l, const real *x, int B, int T) {
+    UmBlockParams *p = &m->blocks[l];
+    UmBlockActs *a = &m->acts[l];
+    int D = m->cfg.dim, H = m->cfg.n_heads, N = B * T;
+    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, p->ln1_w->data, p->ln1_b->data, N, D);
+    matmul_forward(a->qkv, a->ln1, p->wqkv->data, p->bqkv->data, N, D, 3 * D);
+    attention_forward(a->atty, a->preatt, a->att, a->qkv, B, T, D, H);
+    matmul_forward(a->res2, a->atty, p->wproj->data, p->bproj->data, N, D, D);  // res2 = proj(...)
+    add_into(a->res2, a->res2, x, (size_t)N * D);                                // res2 += x
+    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, p->ln2_w->data, p->ln2_b->data, N, D);
+    ffn_slot_forward(m, l, N);
+    add_into(a->res3, a->res2, a->ffn_out, (size_t)N * D);
+}
+
+double model_forward(UmModel *m, const int *inputs, const int *targets, int B, int T) {
+    const UmModelConfig *c = &m->cfg;
+    if (!m->acts || B > m->max_batch) alloc_acts(m, B);
+    m->B = B, m->T = T;
+    int N = B * T, D = c->dim, V = c->vocab;
+    memcpy(m->inputs, inputs, N * sizeof(int));
+    embedding_forward(m->encoded, inputs, m->wte->data, m->wpe->data, B, T, D);
+    const real *x = m->encoded;
+    for (int l = 0; l < c->n_layers; l++) {
+        block_forward(m, l, x, B, T);
+        x = m->acts[l].res3;
+    }
+    layernorm_forward(m->lnf, m->lnf_mean, m->lnf_rstd, x, m->lnf_w->data, m->lnf_b->data, N, D);
+    matmul_forward(m->logits, m->lnf, m->wte->data, NULL, N, D, V);  // tied head: logits = lnf @ wte^T
+    if (!targets) return 0;
+    memcpy(m->targets, targets, N * sizeof(int));
+    softmax_crossentropy_forward(m->losses, m->probs, m->logits, targets, N, V);
+    double sum = 0;
+    for (int i = 0; i < N; i++) sum += m->losses[i];
+    m->loss = sum / N;
+    return m->loss;
+}
+
+// ---------------------------------------------------------------- backward
+
+static void zero(real *x, size_t n) { memset(x, 0, n * sizeof(real)); }
+
+// Forward was: ffn_out = mlp(ln2). dout = g->dres (the residual passes the
+// gradient of res3 straight to ffn_out). Writes d(ln2) into g->dln.
+static void ffn_slot_backward(UmModel *m, int l, int N) {
+    UmBlockParams *p = &m->blocks[l];
+    UmBlockActs *a = &m->acts[l];
+    UmGradScratch *g = &m->grads;
+    int D = m->cfg.dim, F = m->cfg.mlp_hidden;
+    zero(g->dln, (size_t)N * D);
+    mlp_backward(g->dln, p->w1->grad, p->b1->grad, p->w2->grad, p->b2->grad, g->dfc, g->dres, a->ln2, a->fc_pre,
+                 a->fc_act, p->w1->data, p->w2->data, N, D, F);
+}
+
+// On entry g->dres = d(res3); on exit g->dres = d(x), the block's input.
+// The residual connections make this simple: res3 = res2 + ffn(...) means
+// d(res2) = d(res3) + (what flows back through the ffn), and the layernorm
+// backward *accumulates* that second part straight into g->dres.
+static void block_backward(UmModel *m, int l, const real *x, int B, int T) {
+    UmBlockParams *p = &m->blocks[l];
+    UmBlockActs *a = &m->acts[l];
+    UmGradScratch *g = &m->grads;
+    int D = m->cfg.dim, H = m->cfg.n_heads, N = B * T;
+    size_t att = (size_t)B * H * T * T;
+    ffn_slot_backward(m, l, N);
+    layernorm_backward(g->dres, p->ln2_w->grad, p->ln2_b->grad, g->dln, a->res2, p->ln2_w->data, a->ln2_mean,
+                       a->ln2_rstd, N, D);
+    // now g->dres = d(res2); res2 = x + proj(atty)
+    zero(g->datty, (size_t)N * D);
+    matmul_backward(g->datty, p->wproj->grad, p->bproj->grad, g->dres, a->atty, p->wproj->data, N, D, D);
+    zero(g->dqkv, (size_t)N * 3 * D), zero(g->dpreatt, att), zero(g->datt, att);
+    attention_backward(g->dqkv, g->dpreatt, g->datt, g->datty, a->qkv, a->att, B, T, D, H);
+    zero(g->dln, (size_t)N * D);
+    matmul_backward(g->dln, p->wqkv->grad, p->bqkv->grad, g->dqkv, a->ln1, p->wqkv->data, N, D, 3 * D);
+    layernorm_backward(g->dres, p->ln1_w->grad, p->ln1_b->grad, g->dln, x, p->ln1_w->data, a->ln1_mean,
+                       a->ln1_rstd, N, D);
+}
+
+void model_backward(UmModel *m) {
+    const UmModelConfig *c = &m->cfg;
+    UmGradScratch *g = &m->grads;
+    int B = m->B, T = m->T, N = B * T, D = c->dim, V = c->vocab, L = c->n_layers;
+    // loss = mean over N tokens, so each token's loss has weight 1/N
+    zero(g->dlogits, (size_t)N * V);
+    softmax_crossentropy_backward(g->dlogits, m->probs, m->targets, (real)(1.0 / N), N, V);
+    zero(g->dlnf, (size_t)N * D);
+    matmul_backward(g->dlnf, m->wte->grad, NULL, g->dlogits, m->lnf, m->wte->data, N, D, V);
+    zero(g->dres, (size_t)N * D);
+    const real *x_last = L > 0 ? m->acts[L - 1].res3 : m->encoded;
+    layernorm_backward(g->dres, m->lnf_w->grad, m->lnf_b->grad, g->dlnf, x_last, m->lnf_w->data, m->lnf_mean,
+                       m->lnf_rstd, N, D);
+    for (int l = L - 1; l >= 0; l--) block_backward(m, l, l > 0 ? m->acts[l - 1].res3 : m->encoded, B, T);
+    embedding_backward(m->wte->grad, m->wpe->grad, g->dres, m->inputs, B, T, D);
+}
+
+// ---------------------------------------------------------------- accounting
+
+size_t model_total_params(const UmModel *m) { return params_total(&m->params); }
+
+// Parameters one token's forward pass touches. For the dense model that is
+// all of them except the position rows of other positions (we count them
+// anyway, as everyone does).
+size_t model_activated_params(const UmModel *m) { return params_total(&m->params); }
+
+double model_flops_per_token(const UmModel *m) {
+    const UmModelConfig *c = &m->cfg;
+    double D = c->dim, F = c->mlp_hidden, T = c->block_size, V = c->vocab;
+    double per_block = 2 * D * 3 * D       // qkv projection
+                       + 2 * 2 * T * D     // scores q.k and the weighted sum of v, at full context
+                       + 2 * D * D         // output projection
+                       + 2 * 2 * D * F;    // MLP
+    return c->n_layers * per_block + 2 * D * V;  // + output head
+}
