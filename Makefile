@@ -174,3 +174,9 @@ clean:
 	rm -rf build bin out/obj lib/libum.a
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- fragments
+# Larger features keep their rules beside their code.
+-include exercises/grade.mk
+-include tests/bench/bench.mk
+-include tests/hardening.mk
