@@ -11,6 +11,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/vec.h"
 
 // inp (N, C), weight (OC, C), bias (OC) or NULL -> out (N, OC)
 void matmul_forward_ref(real *out, const real *inp, const real *weight, const real *bias, int N, int C, int OC) {
@@ -94,6 +95,17 @@ static void bias_backward(float *dbias, const float *dout, int N, int OC) {
 void matmul_forward(real *out, const real *inp, const real *weight, const real *bias, int N, int C, int OC) {
 #ifndef UM_NO_SIMD
     const GemmKernel *kern = simd_kernel();
+    if (kern && N < 4) {
+        // A few rows (sampling one token at a time): packing all of weight
+        // would cost more than the product itself, so score each row of inp
+        // against the rows of weight directly.
+        for (int n = 0; n < N; n++) {
+            real *y = out + (size_t)n * OC;
+            vec_score_keys(y, inp + (size_t)n * C, weight, OC, C);
+            if (bias) vec_axpy(y, 1, bias, OC);
+        }
+        return;
+    }
     if (kern) {
         // out = bias (broadcast over rows), then out += inp @ weight^T.
         if (bias) {
