@@ -12,3 +12,9 @@ BENCH_BINS := bin/bench_matmul
 bin/bench_matmul: tests/bench/bench_matmul.c lib/libum.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(BENCH_BLAS_CFLAGS) $< lib/libum.a -o $@ $(BENCH_BLAS_LIBS) $(LDLIBS)
+
+BENCH_BINS += bin/bench_vec
+
+bin/bench_vec: tests/bench/bench_vec.c lib/libum.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $< lib/libum.a -o $@ $(LDLIBS)

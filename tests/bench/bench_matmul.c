@@ -171,6 +171,9 @@ int main(int argc, char **argv) {
 #ifdef UM_HAVE_OPENBLAS
     // Single thread, each shape timed right after ours so both see the same
     // machine load.
+    // Which kernels OpenBLAS picked for this CPU (OPENBLAS_CORETYPE=SkylakeX
+    // forces its AVX-512 ones).
+    fprintf(stderr, "note: OpenBLAS core %s\n", openblas_get_corename());
     set_threads(1);
     um_simd_use(um_simd_available(UM_SIMD_AVX512) ? UM_SIMD_AVX512 : UM_SIMD_AVX2);
     for (int bwd = 0; bwd < 2; bwd++) {
