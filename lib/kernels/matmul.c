@@ -34,6 +34,7 @@ void matmul_forward_ref(real *out, const real *inp, const real *weight, const re
 //   dbias[o]      += sum_n dout[n][o]
 // Two loop nests, each parallel over the rows it owns, so threads never
 // write to the same element.
+/* BEGIN EXERCISE 1.1 */
 void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                          const real *weight, int N, int C, int OC) {
     if (dinp) {
@@ -62,6 +63,7 @@ void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dou
         }
     }
 }
+/* END EXERCISE 1.1 */
 
 #ifndef UM_NO_SIMD
 static const GemmKernel *simd_kernel(void) {

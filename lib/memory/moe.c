@@ -155,6 +155,7 @@ static real softmax_row(real *probs, const real *logits, int X) {
     return mx + (real)log(sum);
 }
 
+/* BEGIN EXERCISE 4.1 */
 // The k largest of probs (X), most probable first; on a tie the lower id wins.
 // X is small (8..64), so k passes of argmax are simpler than a heap.
 static void topk_row(int *chosen, const real *probs, int X, int k) {
@@ -176,6 +177,7 @@ static void gates_row(real *gates, const real *probs, const int *chosen, int k, 
     for (int j = 0; j < k; j++) sum += probs[chosen[j]];
     for (int j = 0; j < k; j++) gates[j] = normalize ? probs[chosen[j]] / sum : probs[chosen[j]];
 }
+/* END EXERCISE 4.1 */
 
 // inp (N, D), Wr (X, D) -> logits, probs (N, X), lse (N), chosen, gates (N, k)
 static void route(UmMoe *l, const real *inp, int N) {
@@ -249,21 +251,40 @@ static void combine(UmMoe *l, real *out, int N) {
 
 // ---------------------------------------------------------------- aux losses, statistics
 
-// L_bal = alpha * X * sum_i f_i P_i,  L_z = beta * mean_t lse_t^2.
-// Sums run in a fixed serial order (N*X adds, cheap) so the value is reproducible.
-static void aux_losses(UmMoe *l, int N) {
-    int X = l->X;
-    double slots = (double)N * l->k, bal = 0, z = 0, lse_sum = 0;
+// Switch load-balancing loss, forward and backward:
+//   L_bal = alpha * X * sum_i f_i P_i
+//   f_i = load[i] / (N k)   the fraction of the N*k token-slots routed to expert i
+//   P_i = (1/N) sum_t p_ti  the mean router probability of expert i (full softmax)
+// f_i is a count: constant, no gradient. Sums run in a fixed serial order
+// (N*X adds, cheap) so the value is reproducible.
+/* BEGIN EXERCISE 4.2 */
+// probs (N, X), load (X) -> L_bal
+static real balance_loss(const real *probs, const int *load, real alpha, int N, int X, int k) {
+    double slots = (double)N * k, bal = 0;
     for (int i = 0; i < X; i++) {
         double P = 0;
-        for (int t = 0; t < N; t++) P += l->probs[(size_t)t * X + i];
-        bal += (l->load[i] / slots) * (P / N);
+        for (int t = 0; t < N; t++) P += probs[(size_t)t * X + i];
+        bal += (load[i] / slots) * (P / N);
     }
+    return (real)(alpha * X * bal);
+}
+
+// dp (X) of one token t += scale * dL_bal / dp_t
+static void balance_loss_backward_row(real *dp, const int *load, real scale, real alpha, int N, int X, int k) {
+    real c = scale * alpha * X / ((real)N * N * k);  // times load_i = count, f_i = load/(N k)
+    for (int i = 0; i < X; i++) dp[i] += c * load[i];
+}
+/* END EXERCISE 4.2 */
+
+// L_bal above,  L_z = beta * mean_t lse_t^2.
+static void aux_losses(UmMoe *l, int N) {
+    int X = l->X;
+    double z = 0, lse_sum = 0;
+    l->balance_loss = balance_loss(l->probs, l->load, l->cfg.balance_alpha, N, X, l->k);
     for (int t = 0; t < N; t++) {
         z += (double)l->lse[t] * l->lse[t];
         lse_sum += l->lse[t];
     }
-    l->balance_loss = (real)(l->cfg.balance_alpha * X * bal);
     l->z_loss = (real)(l->cfg.zloss_beta * z / N);
     l->aux_loss = l->balance_loss + l->z_loss;
     l->mean_lse = lse_sum / N;
@@ -364,8 +385,7 @@ static void probs_backward_row(real *dp, const real *dg, const UmMoe *l, int t, 
     } else {
         for (int j = 0; j < k; j++) dp[chosen[j]] = dg[j];
     }
-    real c = l->aux_grad_scale * l->cfg.balance_alpha * X / ((real)N * N * k);  // times load_i = count, f_i = load/(N k)
-    for (int i = 0; i < X; i++) dp[i] += c * l->load[i];
+    balance_loss_backward_row(dp, l->load, l->aux_grad_scale, l->cfg.balance_alpha, N, X, k);
 }
 
 // Forward was p = softmax(logits), L_z = beta/N sum_t lse_t^2; so

@@ -36,6 +36,7 @@ void pk_search_free(UmPkSearch *ws) {
     um_free(ws->sel_cell);
 }
 
+/* BEGIN EXERCISE 3.1 */
 // q (half), K (n, half) -> s (n)
 void pk_side_scores(real *s, const real *q, const real *K, int n, int half) {
     for (int i = 0; i < n; i++) {
@@ -76,11 +77,13 @@ void pk_search(UmPkSearch *ws, int *slots, real *scores, const real *q1, const r
     pk_grid_additive(ws->grid, ws->grid_slot, ws->top1, ws->top1_val, k, ws->top2, ws->top2_val, k, n);
     pk_grid_select(slots, scores, ws->sel_cell, ws->grid, ws->grid_slot, k * k, k);
 }
+/* END EXERCISE 3.1 */
 
 // Forward was: scores[j] = <q1, K1[row]> + <q2, K2[col]>; so
 //   dq1 += dscores[j] * K1[row],  dK1[row] += dscores[j] * q1   (and the same for side 2).
 // Rows and columns that were not selected get nothing: the selection itself
 // is a step function of the scores, with zero derivative almost everywhere.
+/* BEGIN EXERCISE 3.2 */
 void pk_backward(real *dq1, real *dq2, real *dK1, real *dK2, const real *dscores, const int *slots, const real *q1,
                  const real *q2, const real *K1, const real *K2, int n, int half, int k) {
     for (int j = 0; j < k; j++) {
@@ -97,3 +100,4 @@ void pk_backward(real *dq1, real *dq2, real *dK1, real *dK2, const real *dscores
             for (int c = 0; c < half; c++) dK2[col * half + c] += g * q2[c];
     }
 }
+/* END EXERCISE 3.2 */

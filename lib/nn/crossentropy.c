@@ -50,6 +50,7 @@ void softmax_crossentropy_forward(real *losses, real *probs, const real *logits,
 
 // Forward was: loss = -log softmax(z)[target], weighted by scale; so
 //   dz[v] += scale * (p[v] - [v == target])
+/* BEGIN EXERCISE 2.1 */
 void softmax_crossentropy_backward(real *dlogits, const real *probs, const int *targets, real scale, int N, int V) {
 #pragma omp parallel for
     for (int n = 0; n < N; n++) {
@@ -58,3 +59,4 @@ void softmax_crossentropy_backward(real *dlogits, const real *probs, const int *
         for (int v = 0; v < V; v++) dz[v] += scale * (p[v] - (v == targets[n] ? (real)1 : (real)0));
     }
 }
+/* END EXERCISE 2.1 */

@@ -17,12 +17,14 @@ void gelu_forward(real *out, const real *inp, size_t n) {
 // Forward was: y = 0.5 x (1 + tanh(u)); so
 //   dy/dx = 0.5 (1 + tanh(u)) + 0.5 x (1 - tanh(u)^2) du/dx,
 //   du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+/* BEGIN EXERCISE 1.2 */
 real gelu_derivative(real x) {
     real u = (real)GELU_SCALE * (x + (real)GELU_CUBIC * x * x * x);
     real th = tanh(u);
     real du = (real)GELU_SCALE * ((real)1 + (real)(3 * GELU_CUBIC) * x * x);
     return (real)0.5 * ((real)1 + th) + (real)0.5 * x * ((real)1 - th * th) * du;
 }
+/* END EXERCISE 1.2 */
 
 void gelu_backward(real *dinp, const real *inp, const real *dout, size_t n) {
 #pragma omp parallel for
