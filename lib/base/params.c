@@ -31,6 +31,12 @@ int params_add_group(UmParamRegistry *reg, const char *name, real lr_mult, real 
     return reg->n_groups++;
 }
 
+int params_group(UmParamRegistry *reg, const char *name, real lr_mult, real weight_decay) {
+    for (int g = 0; g < reg->n_groups; g++)
+        if (strcmp(reg->groups[g].name, name) == 0) return g;
+    return params_add_group(reg, name, lr_mult, weight_decay);
+}
+
 static void grow(UmParamRegistry *reg) {
     int cap = reg->capacity ? 2 * reg->capacity : 64;
     UmParam **bigger = um_alloc(cap * sizeof *bigger);

@@ -52,6 +52,11 @@ void params_free(UmParamRegistry *reg);
 // Add an optimizer group, return its index.
 int params_add_group(UmParamRegistry *reg, const char *name, real lr_mult, real weight_decay);
 
+// The group with this name, created with (lr_mult, weight_decay) if it does
+// not exist yet. Layers use this so that, say, every block's MoE shares one
+// "moe" group instead of adding one each.
+int params_group(UmParamRegistry *reg, const char *name, real lr_mult, real weight_decay);
+
 // Register a tensor (zero-filled). shape has ndim entries.
 UmParam *params_add(UmParamRegistry *reg, const char *name, int group, int ndim, const int *shape);
 

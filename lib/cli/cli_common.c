@@ -25,11 +25,12 @@ int cli_threads(void) {
 #endif
 }
 
-void cli_load_model(UmModel *model, const char *path) {
+void cli_load_model(UmModel *model, const char *path, int max_batch) {
     UmError err;
     UmModelConfig cfg;
     if (checkpoint_read_config(path, &cfg, &err)) um_die(UM_EXIT_RUNTIME, "%s", err.msg);
-    if (model_init(model, &cfg, 0, &err)) um_die(UM_EXIT_RUNTIME, "%s: %s", path, err.msg);
+    if (max_batch < UM_DEFAULT_MAX_BATCH) max_batch = UM_DEFAULT_MAX_BATCH;
+    if (model_init_batch(model, &cfg, 0, max_batch, &err)) um_die(UM_EXIT_RUNTIME, "%s: %s", path, err.msg);
     if (checkpoint_load(path, model, NULL, &err)) um_die(UM_EXIT_RUNTIME, "%s", err.msg);
 }
 

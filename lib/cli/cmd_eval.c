@@ -17,12 +17,18 @@ int cmd_eval(int argc, char **argv) {
     if (!o.ckpt) um_die(UM_EXIT_USAGE, "um eval: --ckpt FILE is required (see: um eval --help)");
     cli_set_threads(&o);
     UmModel model;
-    cli_load_model(&model, o.ckpt);
+    cli_load_model(&model, o.ckpt, o.batch);
     UmError err;
     UmData data;
     if (data_load(&data, o.data, model.cfg.block_size, &err)) um_die(UM_EXIT_RUNTIME, "--data: %s", err.msg);
-    double val = eval_val_loss(&model, &data, o.batch, o.eval_batches);
+    UmMemReport r;
+    double val = eval_val_loss_report(&model, &data, o.batch, o.eval_batches, &r);
+    printf("arch: %s\n", arch_name(model.cfg.arch));
     printf("val_bits_per_byte: %.4f\n", val * NATS_TO_BITS);
+    if (r.has_memory)
+        printf("memory_usage_pct: %.2f\nmemory_kl_uniform: %.4f\nmemory_top1_score: %.4f\n", r.usage_pct,
+               r.kl_uniform, r.top1_mean);
+    if (r.has_moe) printf("moe_busiest_over_even: %.3f\nmoe_overflow_frac: %.4f\n", r.moe_max_load_ratio, r.moe_overflow);
     printf("unigram_entropy_bits: %.4f\n", data_unigram_entropy_bits(data.bytes, data.n));
     if (o.questions) {
         UmQuestions q;

@@ -23,6 +23,12 @@ int cmd_params(int argc, char **argv) {
     printf("arch: %s\nsize: %s\n", o.arch, o.size);
     printf("layers: %d\ndim: %d\nheads: %d\ncontext: %d\nmlp_hidden: %d\n", mc.n_layers, mc.dim, mc.n_heads,
            mc.block_size, mc.mlp_hidden);
+    if (arch == ARCH_PKM)
+        printf("pkm: block %d, %d x %d = %d slots, %d heads, key dim %d, top-%d\n", mc.mem_block, mc.pkm_keys,
+               mc.pkm_keys, mc.pkm_keys * mc.pkm_keys, mc.pkm_heads, mc.pkm_key_dim, mc.pkm_topk);
+    if (arch == ARCH_MOE)
+        printf("moe: top-%d of %d experts of width %d in every block%s\n", mc.moe_topk, mc.moe_experts, mc.moe_hidden,
+               mc.moe_shared ? " + a shared expert" : "");
     printf("total_params: %zu\n", model_total_params(&model));
     printf("activated_params: %zu\n", model_activated_params(&model));
     printf("flops_per_token: %.0f\n", model_flops_per_token(&model));

@@ -17,7 +17,7 @@ int cmd_sample(int argc, char **argv) {
     if (!o.ckpt) um_die(UM_EXIT_USAGE, "um sample: --ckpt FILE is required (see: um sample --help)");
     cli_set_threads(&o);
     UmModel model;
-    cli_load_model(&model, o.ckpt);
+    cli_load_model(&model, o.ckpt, 1);
     UmSampling s = {.temperature = o.temperature, .top_k = o.top_k};
     UmRng rng;
     rng_seed(&rng, (uint64_t)o.seed);

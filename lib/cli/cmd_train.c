@@ -64,7 +64,8 @@ int cmd_train(int argc, char **argv) {
     UmData data;
     if (data_load(&data, o.data, mc.block_size, &err)) um_die(UM_EXIT_RUNTIME, "--data: %s", err.msg);
     UmModel model;
-    if (model_init(&model, &mc, tc.seed, &err)) um_die(UM_EXIT_USAGE, "um train: %s", err.msg);
+    int max_batch = tc.batch > UM_DEFAULT_MAX_BATCH ? tc.batch : UM_DEFAULT_MAX_BATCH;
+    if (model_init_batch(&model, &mc, tc.seed, max_batch, &err)) um_die(UM_EXIT_USAGE, "um train: %s", err.msg);
     UmTrainState state;
     train_state_fresh(&state, tc.seed);
     if (o.resume) {

@@ -15,7 +15,8 @@ int cmd_params(int argc, char **argv);
 void cli_set_threads(const UmOptions *o);
 int cli_threads(void);
 // Build a model from a checkpoint's config and load it; dies with the reason.
-void cli_load_model(UmModel *model, const char *ckpt_path);
+// max_batch: the largest batch the model will see (at least 16, for recall).
+void cli_load_model(UmModel *model, const char *ckpt_path, int max_batch);
 // mkdir -p of the directory part of path.
 void cli_make_parent_dirs(const char *path);
 

@@ -30,14 +30,6 @@ void um_moe_config_default(UmMoeConfig *cfg) {
 
 // ---------------------------------------------------------------- init
 
-// Optimizer groups are shared by name: the second MoE layer reuses the groups
-// the first one created, so the optimizer sees one "moe" group, not L of them.
-static int group_by_name(UmParamRegistry *reg, const char *name, real lr_mult, real weight_decay) {
-    for (int g = 0; g < reg->n_groups; g++)
-        if (strcmp(reg->groups[g].name, name) == 0) return g;
-    return params_add_group(reg, name, lr_mult, weight_decay);
-}
-
 static UmParam *add_param(UmParamRegistry *reg, const char *prefix, const char *name, int group, int ndim,
                           int d0, int d1, int d2) {
     char full[UM_NAME_LEN];
@@ -100,8 +92,8 @@ void um_moe_init(UmMoe *l, const UmMoeConfig *cfg, int D, int max_tokens, UmPara
     l->max_tokens = max_tokens;
     l->aux_grad_scale = 1;
 
-    int decay = group_by_name(reg, "moe", cfg->lr_mult, cfg->weight_decay);
-    int nodecay = group_by_name(reg, "moe_nodecay", cfg->lr_mult, 0);
+    int decay = params_group(reg, "moe", cfg->lr_mult, cfg->weight_decay);
+    int nodecay = params_group(reg, "moe_nodecay", cfg->lr_mult, 0);
     int X = l->X, Fe = l->Fe, Fs = l->Fs;
     l->router = add_param(reg, prefix, "router.w", nodecay, 2, X, D, 0);
     l->w1 = add_param(reg, prefix, "experts.w1", decay, 3, X, Fe, D);

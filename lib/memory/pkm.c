@@ -35,13 +35,6 @@ UmPkmConfig um_pkm_config_default(void) {
     return c;
 }
 
-// Reuse an optimizer group by name, or create it.
-static int group_named(UmParamRegistry *reg, const char *name, real lr_mult, real weight_decay) {
-    for (int g = 0; g < reg->n_groups; g++)
-        if (strcmp(reg->groups[g].name, name) == 0) return g;
-    return params_add_group(reg, name, lr_mult, weight_decay);
-}
-
 static UmParam *add_param(UmParamRegistry *reg, const char *prefix, const char *name, int group, int ndim,
                           const int *shape) {
     char full[UM_NAME_LEN + 64];
@@ -74,9 +67,9 @@ void um_pkm_init(UmPkm *l, const UmPkmConfig *cfg, int D, int max_tokens, UmPara
     l->half = Dk / 2;
     l->n_slots = n * n;
 
-    int g_decay = group_named(reg, "decay", 1, l->cfg.weight_decay);
-    int g_plain = group_named(reg, "no_decay", 1, 0);
-    int g_values = group_named(reg, "memory_values", l->cfg.value_lr_mult, 0);
+    int g_decay = params_group(reg, "decay", 1, l->cfg.weight_decay);
+    int g_plain = params_group(reg, "no_decay", 1, 0);
+    int g_values = params_group(reg, "memory_values", l->cfg.value_lr_mult, 0);
 
     // Query Linear: PyTorch's default init, U(-1/sqrt(D), 1/sqrt(D)).
     real qbound = (real)(1.0 / sqrt((double)D));

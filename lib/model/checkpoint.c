@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <math.h>
 
 #include "base/alloc.h"
 #include "base/crc32.h"
@@ -42,9 +44,33 @@ static void put_reals(Bytes *b, const real *x, size_t n) {
     }
 }
 
+// Index of the first NaN/Inf in x[0..n), or n when all are finite.
+static size_t first_nonfinite(const real *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return n;
+}
+
+// A diverged model must never replace the last good checkpoint on disk.
+static int check_finite(const UmModel *m, const UmTrainState *s, const char *path, UmError *err) {
+    static const char *what[3] = {"", " (AdamW first moment)", " (AdamW second moment)"};
+    for (int i = 0; i < m->params.count; i++) {
+        const UmParam *p = m->params.params[i];
+        const real *arrays[3] = {p->data, p->adam_m, p->adam_v};
+        for (int a = 0; a < 3; a++) {
+            size_t at = first_nonfinite(arrays[a], p->numel);
+            if (at < p->numel)
+                return um_fail(err, "not saving step %llu: tensor %s%s holds %s at index %zu (training diverged); %s kept as it was",
+                               (unsigned long long)s->step, p->name, what[a], isnan(arrays[a][at]) ? "NaN" : "Inf", at, path);
+        }
+    }
+    return 0;
+}
+
 static void serialise(Bytes *b, const UmModel *m, const UmTrainState *s) {
     char cfg[1024];
     int cfg_len = config_to_text(&m->cfg, cfg, sizeof cfg);
+    if (cfg_len < 0) um_die(UM_EXIT_RUNTIME, "model config does not fit in a checkpoint header");
     put(b, UM_CKPT_MAGIC, 8);
     put_u32(b, UM_CKPT_VERSION);
     put_u32(b, (uint32_t)cfg_len);
@@ -65,12 +91,31 @@ static void serialise(Bytes *b, const UmModel *m, const UmTrainState *s) {
     put_u32(b, crc32_update(0, b->data, b->len));
 }
 
+// After a rename, the directory entry itself must reach the disk for the new
+// file to survive a power cut; best effort (some filesystems refuse).
+static void sync_parent_dir(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        if (fsync(fd) != 0) {}  // not all filesystems can; the rename is still atomic
+        close(fd);
+    }
+}
+
 // write + fsync + rename: the old file stays intact until the new one is
 // completely on disk.
 static int write_atomically(const char *path, const Bytes *b, UmError *err) {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return um_fail(err, "checkpoint path too long");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // A stale .tmp (from a run killed mid-write) or a link placed there is
+    // removed, never written through: O_EXCL creates a fresh file.
+    if (unlink(tmp) != 0 && errno != ENOENT) return um_fail(err, "cannot replace stale %s: %s", tmp, strerror(errno));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0) return um_fail(err, "cannot write checkpoint %s: %s", tmp, strerror(errno));
     size_t done = 0;
     while (done < b->len) {
@@ -91,12 +136,14 @@ static int write_atomically(const char *path, const Bytes *b, UmError *err) {
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        return um_fail(err, "renaming %s to %s failed: %s", tmp, path, strerror(e));
+        return um_fail(err, "renaming %s to %s failed: %s (old checkpoint kept)", tmp, path, strerror(e));
     }
+    sync_parent_dir(path);
     return 0;
 }
 
 int checkpoint_save(const char *path, const UmModel *m, const UmTrainState *s, UmError *err) {
+    if (check_finite(m, s, path, err)) return -1;
     Bytes b = {0};
     serialise(&b, m, s);
     int rc = write_atomically(path, &b, err);
@@ -124,9 +171,14 @@ static int take(Reader *r, void *dst, size_t n, const char *what) {
 static int read_file(const char *path, unsigned char **data, size_t *len, UmError *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return um_fail(err, "cannot open checkpoint %s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) return fclose(f), um_fail(err, "%s is not a regular file", path);
+    // A directory or a device (/dev/zero) has no meaningful size: ftell would
+    // report 0 or LONG_MAX and the read would fail or never end.
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        return fclose(f), um_fail(err, "checkpoint %s is not a regular file", path);
+    if (fseek(f, 0, SEEK_END) != 0) return fclose(f), um_fail(err, "checkpoint %s is not seekable", path);
     long n = ftell(f);
-    if (n < 0) return fclose(f), um_fail(err, "%s is not a regular file", path);
+    if (n < 0) return fclose(f), um_fail(err, "checkpoint %s is not seekable", path);
     rewind(f);
     *data = malloc(n ? n : 1);
     if (!*data) return fclose(f), um_fail(err, "out of memory reading %s", path);
@@ -197,6 +249,22 @@ static int check_tensor_header(Reader *r, const UmParam *p) {
     return 0;
 }
 
+// The validation pass also looks at the numbers: a NaN/Inf weight or moment,
+// or a negative second moment, would make every later step NaN.
+static int check_values(Reader *r, const UmParam *p) {
+    static const char *what[3] = {"", " (AdamW first moment)", " (AdamW second moment)"};
+    for (int a = 0; a < 3; a++) {
+        for (size_t i = 0; i < p->numel; i++) {
+            float f;
+            memcpy(&f, r->data + r->pos + (a * p->numel + i) * 4, 4);
+            if (!isfinite(f) || (a == 2 && f < 0))
+                return um_fail(r->err, "checkpoint tensor %s%s holds %s at index %zu: the file was saved from a diverged run or is damaged",
+                               p->name, what[a], isnan(f) ? "NaN" : isinf(f) ? "Inf" : "a negative value", i);
+        }
+    }
+    return 0;
+}
+
 static void take_reals(Reader *r, real *dst, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float f;
@@ -221,6 +289,7 @@ static int load_tensors(Reader *r, UmModel *m, int copy) {
             take_reals(r, p->adam_m, p->numel);
             take_reals(r, p->adam_v, p->numel);
         } else {
+            if (check_values(r, p)) return -1;
             r->pos += p->numel * 12;
         }
     }

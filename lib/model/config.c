@@ -1,6 +1,8 @@
 // config.c: presets and the field table of the model config.
 #include "model/config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,10 @@ typedef struct {
 
 #define FIELD(f) {#f, offsetof(UmModelConfig, f)}
 static const ConfigField FIELDS[] = {
-    FIELD(arch), FIELD(vocab), FIELD(block_size), FIELD(n_layers), FIELD(dim), FIELD(n_heads), FIELD(mlp_hidden),
+    FIELD(arch),        FIELD(vocab),     FIELD(block_size),  FIELD(n_layers),    FIELD(dim),
+    FIELD(n_heads),     FIELD(mlp_hidden),  FIELD(mem_block),   FIELD(mem_replace_mlp), FIELD(pkm_keys),
+    FIELD(pkm_heads),   FIELD(pkm_key_dim), FIELD(pkm_topk),    FIELD(moe_experts), FIELD(moe_topk),
+    FIELD(moe_hidden),  FIELD(moe_shared),
 };
 #undef FIELD
 #define N_FIELDS ((int)(sizeof FIELDS / sizeof FIELDS[0]))
@@ -60,9 +65,17 @@ int config_parse(UmModelConfig *m, const char *text, UmError *err) {
         if (!eq) return um_fail(err, "config line without '='");
         int f = find_field(line, (int)(eq - line));
         if (f < 0) return um_fail(err, "unknown config field '%.*s'", (int)(eq - line), line);
-        char *num_end;
-        long v = strtol(eq + 1, &num_end, 10);
-        if (num_end != end || eq + 1 == end) return um_fail(err, "config field %s is not a number", FIELDS[f].name);
+        if (seen[f]) return um_fail(err, "config field %s appears twice", FIELDS[f].name);
+        // digits only (an optional '-'): strtol alone would also take " 7", "+7"
+        // and numbers beyond int, which the cast below would silently wrap
+        const char *digits = eq + 1 + (eq[1] == '-');
+        if (digits == end) return um_fail(err, "config field %s is not a number", FIELDS[f].name);
+        for (const char *c = digits; c < end; c++)
+            if (*c < '0' || *c > '9') return um_fail(err, "config field %s is not a number", FIELDS[f].name);
+        errno = 0;
+        long v = strtol(eq + 1, NULL, 10);
+        if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
+            return um_fail(err, "config field %s = %.*s does not fit in an int", FIELDS[f].name, (int)(end - eq - 1 > 24 ? 24 : end - eq - 1), eq + 1);
         *field_ptr(m, f) = (int)v;
         seen[f] = 1;
         line = end + 1;
@@ -75,7 +88,10 @@ int config_parse(UmModelConfig *m, const char *text, UmError *err) {
 int config_diff(const UmModelConfig *a, const UmModelConfig *b, char *buf, int len) {
     for (int i = 0; i < N_FIELDS; i++) {
         if (field_get(a, i) != field_get(b, i)) {
-            snprintf(buf, len, "%s: %d vs %d", FIELDS[i].name, field_get(a, i), field_get(b, i));
+            if (FIELDS[i].offset == offsetof(UmModelConfig, arch))  // names say more than ids
+                snprintf(buf, len, "arch: %s vs %s", arch_name(a->arch), arch_name(b->arch));
+            else
+                snprintf(buf, len, "%s: %d vs %d", FIELDS[i].name, field_get(a, i), field_get(b, i));
             return 1;
         }
     }
@@ -90,6 +106,21 @@ int config_validate(const UmModelConfig *m, UmError *err) {
     if (m->dim < 2 || m->dim > 8192) return um_fail(err, "dim %d not in 2..8192", m->dim);
     if (m->n_heads < 1 || m->dim % m->n_heads) return um_fail(err, "dim %d not divisible by n_heads %d", m->dim, m->n_heads);
     if (m->mlp_hidden < 1 || m->mlp_hidden > 65536) return um_fail(err, "mlp_hidden %d not in 1..65536", m->mlp_hidden);
+    if (m->arch == ARCH_PKM) {
+        if (m->mem_block < 0 || m->mem_block >= m->n_layers)
+            return um_fail(err, "mem_block %d not in 0..%d", m->mem_block, m->n_layers - 1);
+        if (m->pkm_keys < 2 || m->pkm_keys > 4096) return um_fail(err, "pkm_keys %d not in 2..4096", m->pkm_keys);
+        if (m->pkm_heads < 1 || m->pkm_key_dim < 2 || m->pkm_key_dim % 2)
+            return um_fail(err, "pkm needs heads >= 1 and an even key dim (got %d, %d)", m->pkm_heads, m->pkm_key_dim);
+        if (m->pkm_topk < 1 || m->pkm_topk > m->pkm_keys)
+            return um_fail(err, "pkm_topk %d not in 1..pkm_keys (%d)", m->pkm_topk, m->pkm_keys);
+    }
+    if (m->arch == ARCH_MOE) {
+        if (m->moe_experts < 1 || m->moe_experts > 256) return um_fail(err, "moe_experts %d not in 1..256", m->moe_experts);
+        if (m->moe_topk < 1 || m->moe_topk > m->moe_experts)
+            return um_fail(err, "moe_topk %d not in 1..moe_experts (%d)", m->moe_topk, m->moe_experts);
+        if (m->moe_hidden < 1) return um_fail(err, "moe_hidden %d must be positive", m->moe_hidden);
+    }
     return 0;
 }
 
@@ -120,6 +151,29 @@ static void train_defaults(UmTrainConfig *t, int steps, int batch, double lr) {
     t->seed = 1337;
 }
 
+// PKM: one memory in the middle block, parallel to its MLP. Its extra
+// FLOPs per token (query projection, 2*H*n*Dk sub-key scores, k value rows)
+// are a few % of the dense model's, so activated compute stays matched
+// within 10% while the total parameters grow by n*n*D.
+static void pkm_shape(UmModelConfig *m, const char *size) {
+    m->mem_block = m->n_layers / 2;
+    m->pkm_heads = 2;
+    m->pkm_key_dim = m->dim / 2;
+    if (strcmp(size, "nano") == 0) m->pkm_keys = 16, m->pkm_topk = 4;
+    else if (strcmp(size, "tiny") == 0) m->pkm_keys = 128, m->pkm_topk = 16;
+    else m->pkm_keys = 256, m->pkm_topk = 32;
+}
+
+// MoE: top-2 of 8 experts of half the dense MLP width in every block, so a
+// token's two experts cost exactly one dense MLP (plus a tiny router) while
+// the model holds 4x the MLP parameters.
+static void moe_shape(UmModelConfig *m) {
+    m->moe_experts = 8;
+    m->moe_topk = 2;
+    m->moe_hidden = m->mlp_hidden / 2;
+    m->moe_shared = 0;
+}
+
 int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch, UmError *err) {
     if (strcmp(size, "nano") == 0) {
         dense_shape(m, 16, 2, 32, 2);
@@ -133,7 +187,10 @@ int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch
     } else {
         return um_fail(err, "unknown --size '%s' (allowed: nano, tiny, small)", size);
     }
-    if (arch != ARCH_DENSE) return um_fail(err, "--arch %s is not built yet (allowed: dense)", arch_name(arch));
     m->arch = arch;
+    if (arch == ARCH_PKM) pkm_shape(m, size);
+    else if (arch == ARCH_MOE) moe_shape(m);
+    else if (arch != ARCH_DENSE)
+        return um_fail(err, "--arch %s is not built yet (allowed: dense, pkm, moe)", arch_name(arch));
     return 0;
 }

@@ -27,6 +27,20 @@ typedef struct {
     int dim;         // D
     int n_heads;     // H
     int mlp_hidden;  // F: hidden width of each block's GELU MLP
+
+    // arch pkm: one Product Key Memory in block mem_block (chapter 03)
+    int mem_block;        // which block holds the memory layer
+    int mem_replace_mlp;  // 1: the memory replaces that block's MLP; 0: runs in parallel
+    int pkm_keys;         // n: keys per side, n*n value slots
+    int pkm_heads;        // H
+    int pkm_key_dim;      // Dk per head (each half Dk/2)
+    int pkm_topk;         // k slots read per head
+
+    // arch moe: routed experts instead of the MLP in every block (chapter 04)
+    int moe_experts;  // X
+    int moe_topk;     // k experts per token
+    int moe_hidden;   // F_e inner size of one expert
+    int moe_shared;   // 1: an always-on shared expert as well
 } UmModelConfig;
 
 typedef struct {

@@ -16,17 +16,31 @@ size_t data_chunk_bytes(size_t n) {
     return chunk ? chunk : 1;
 }
 
-// Reads the whole regular file at path into *bytes (malloc'd), n bytes.
+// Far more than a course model can use; the limit turns "--data /dev/zero"
+// or a runaway pipe into an error instead of an out-of-memory crash.
+#define DATA_MAX_BYTES ((size_t)1 << 30)
+
+// Reads the whole file at path into *bytes (malloc'd), n bytes. Pipes and
+// process substitutions work too: it reads to EOF rather than trusting st_size.
 static int read_whole_file(const char *path, unsigned char **bytes, size_t *n, UmError *err) {
     struct stat st;
     if (stat(path, &st) != 0) return um_fail(err, "cannot open data file '%s': %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return um_fail(err, "data path '%s' is a directory, not a file", path);
+    if (S_ISREG(st.st_mode) && (size_t)st.st_size > DATA_MAX_BYTES)
+        return um_fail(err, "data file '%s' is %lld bytes, more than the %zu MiB limit", path, (long long)st.st_size,
+                       DATA_MAX_BYTES >> 20);
     FILE *f = fopen(path, "rb");
     if (!f) return um_fail(err, "cannot open data file '%s': %s", path, strerror(errno));
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size : 4096, len = 0;
+    // one byte more than a regular file's size, so EOF is seen without regrowing
+    size_t cap = (S_ISREG(st.st_mode) ? (size_t)st.st_size : 0) + 4096, len = 0;
     unsigned char *buf = malloc_check(cap);
-    for (;;) {  // read to EOF rather than trusting st_size (the file may be a pipe)
+    for (;;) {
         if (len == cap) {
+            if (cap > DATA_MAX_BYTES) {
+                free(buf);
+                fclose(f);
+                return um_fail(err, "data file '%s' is more than the %zu MiB limit", path, DATA_MAX_BYTES >> 20);
+            }
             unsigned char *bigger = realloc(buf, cap * 2);
             if (!bigger) um_die(UM_EXIT_RUNTIME, "out of memory reading '%s'", path);
             buf = bigger;
@@ -40,7 +54,7 @@ static int read_whole_file(const char *path, unsigned char **bytes, size_t *n, U
     fclose(f);
     if (failed) {
         free(buf);
-        return um_fail(err, "cannot read data file '%s'", path);
+        return um_fail(err, "cannot read data file '%s': %s", path, strerror(errno));
     }
     *bytes = buf;
     *n = len;

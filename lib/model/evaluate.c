@@ -4,18 +4,71 @@
 
 #include "base/alloc.h"
 
-double eval_val_loss(UmModel *m, const UmData *d, int B, int max_batches) {
+// The memory layer of the model (the first block that has one), or NULL.
+static UmPkm *model_pkm(const UmModel *m) {
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        if (m->slots[l].pkm) return m->slots[l].pkm;
+    return NULL;
+}
+
+// After one forward: add this batch's MoE routing figures.
+static void add_moe_figures(const UmModel *m, double *max_ratio, double *overflow, int *count) {
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const UmMoe *moe = m->slots[l].moe;
+        if (!moe) continue;
+        long total = 0, busiest = 0;
+        for (int e = 0; e < moe->X; e++) total += moe->load[e], busiest = moe->load[e] > busiest ? moe->load[e] : busiest;
+        *max_ratio += total ? (double)busiest * moe->X / total : 0;
+        *overflow += moe->overflow_frac;
+        (*count)++;
+    }
+}
+
+double eval_val_loss_report(UmModel *m, const UmData *d, int B, int max_batches, UmMemReport *r) {
     int T = m->cfg.block_size;
     int n = data_val_batch_count(d, B, T);
     if (max_batches > 0 && n > max_batches) n = max_batches;
     int *inputs = um_alloc((size_t)B * T * sizeof(int)), *targets = um_alloc((size_t)B * T * sizeof(int));
-    double sum = 0;
+    UmPkm *pkm = r ? model_pkm(m) : NULL;
+    UmMemStats stats;
+    if (pkm) um_mem_stats_init(&stats, pkm->n_slots);
+    double sum = 0, max_ratio = 0, overflow = 0;
+    int moe_count = 0;
     for (int i = 0; i < n; i++) {
         data_val_batch(d, i, B, T, inputs, targets);
         sum += model_forward(m, inputs, targets, B, T);
+        if (pkm) um_pkm_stats_accumulate(pkm, &stats);
+        if (r) add_moe_figures(m, &max_ratio, &overflow, &moe_count);
+    }
+    if (r) {
+        memset(r, 0, sizeof *r);
+        r->has_memory = pkm != NULL;
+        if (pkm) {
+            r->usage_pct = um_mem_stats_usage(&stats);
+            r->kl_uniform = um_mem_stats_kl_uniform(&stats, 0);
+            r->top1_mean = um_mem_stats_mean_top1(&stats);
+            um_mem_stats_free(&stats);
+        }
+        r->has_moe = moe_count > 0;
+        if (moe_count) r->moe_max_load_ratio = max_ratio / moe_count, r->moe_overflow = overflow / moe_count;
     }
     um_free(inputs), um_free(targets);
     return n > 0 ? sum / n : 0;
+}
+
+double eval_val_loss(UmModel *m, const UmData *d, int B, int max_batches) {
+    return eval_val_loss_report(m, d, B, max_batches, NULL);
+}
+
+void mem_report_format(const UmMemReport *r, char *buf, int len) {
+    int used = 0;
+    buf[0] = 0;
+    if (r->has_memory)
+        used += snprintf(buf, len, "memory usage %.1f%% | KL %.3f | top-1 score %.3f", r->usage_pct, r->kl_uniform,
+                         r->top1_mean);
+    if (r->has_moe && used < len)
+        snprintf(buf + used, len - used, "%sexperts: busiest/even load %.2f | overflow@1.25 %.1f%%",
+                 used ? " | " : "", r->moe_max_load_ratio, 100 * r->moe_overflow);
 }
 
 // Lay question q out as one row: prompt then answer, cut on the left so it

@@ -18,8 +18,26 @@
 #include "model/questions.h"
 #include "model/transformer.h"
 
-// Mean validation loss in nats over up to max_batches batches of B x T.
+// Mean validation loss in nats over up to max_batches batches of B x T
+// (all of them if max_batches <= 0).
 double eval_val_loss(UmModel *model, const UmData *data, int B, int max_batches);
+
+// Health of the sparse layers over the same validation batches.
+//   PKM: usage (% of slots read at least once), KL of the read distribution
+//        to uniform (0 = perfectly even), mean top-1 score.
+//   MoE: load imbalance (busiest expert's share / the even share, averaged
+//        over layers) and the fraction of token-slots that would overflow
+//        capacity factor 1.25.
+typedef struct {
+    int has_memory, has_moe;
+    double usage_pct, kl_uniform, top1_mean;
+    double moe_max_load_ratio, moe_overflow;
+} UmMemReport;
+
+double eval_val_loss_report(UmModel *model, const UmData *data, int B, int max_batches, UmMemReport *report);
+
+// One line like "memory usage 87.3% | KL 0.41 | top-1 2.13", or "" for dense.
+void mem_report_format(const UmMemReport *r, char *buf, int len);
 
 // Fraction of the first max_questions questions (all if <= 0) answered exactly.
 double eval_fact_recall(UmModel *model, const UmQuestions *q, int max_questions);

@@ -32,24 +32,47 @@ static int add_question(UmQuestions *q, int *cap, const char *line) {
     return 0;
 }
 
+// Limits that turn a wrong file (a binary, /dev/zero, a runaway pipe) into a
+// clear error instead of unbounded memory: no real question is this long.
+#define QUESTION_MAX_LINE 65536
+#define QUESTION_MAX_COUNT (1 << 24)
+
+// Reads one line into buf (without the newline), at most QUESTION_MAX_LINE
+// bytes. Returns its length, -1 at end of file, -2 when the line is too long.
+static long read_line(FILE *f, char *buf) {
+    long len = 0;
+    int c;
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (len == QUESTION_MAX_LINE) return -2;
+        buf[len++] = (char)c;
+    }
+    if (c == EOF && len == 0) return -1;
+    buf[len] = '\0';
+    return len;
+}
+
+static int fail_at(UmQuestions *q, FILE *f, char *line, UmError *err, const char *path, int lineno, const char *why) {
+    free(line);
+    fclose(f);
+    questions_free(q);
+    return um_fail(err, "question file '%s' line %d: %s", path, lineno, why);
+}
+
 int questions_load(UmQuestions *q, const char *path, UmError *err) {
     memset(q, 0, sizeof *q);
     FILE *f = fopen(path, "rb");
     if (!f) return um_fail(err, "cannot open question file '%s': %s", path, strerror(errno));
-    char *line = NULL;
-    size_t linecap = 0;
-    ssize_t len;
+    char *line = malloc_check(QUESTION_MAX_LINE + 1);
+    long len;
     int cap = 0, lineno = 0;
-    while ((len = getline(&line, &linecap, f)) >= 0) {
+    while ((len = read_line(f, line)) != -1) {
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (add_question(q, &cap, line) != 0) {
-            free(line);
-            fclose(f);
-            questions_free(q);
-            return um_fail(err, "question file '%s' line %d: expected 'prompt<TAB>answer' with one TAB", path,
-                           lineno);
-        }
+        if (len == -2) return fail_at(q, f, line, err, path, lineno, "longer than 65536 bytes (is this a question file?)");
+        if (q->count == QUESTION_MAX_COUNT) return fail_at(q, f, line, err, path, lineno, "more than 16777216 questions");
+        while (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
+        if ((long)strlen(line) != len) return fail_at(q, f, line, err, path, lineno, "holds a NUL byte (is this a text file?)");
+        if (add_question(q, &cap, line) != 0)
+            return fail_at(q, f, line, err, path, lineno, "expected 'prompt<TAB>answer' with one TAB");
     }
     free(line);
     fclose(f);

@@ -79,11 +79,14 @@ int train_run(UmModel *m, const UmData *d, const UmTrainConfig *cfg, UmTrainStat
         info.tokens_per_s = run->log ? progress_tokens_per_second(&progress) : 0;
         int last = step + 1 == cfg->steps;
         if ((cfg->eval_every > 0 && (step + 1) % cfg->eval_every == 0) || last) {
-            info.val_loss = eval_val_loss(m, d, B, cfg->eval_batches);
+            UmMemReport report;
+            char health[256];
+            info.val_loss = eval_val_loss_report(m, d, B, cfg->eval_batches, &report);
             info.evaluated = 1;
+            mem_report_format(&report, health, sizeof health);
             if (run->log)
-                progress_message(&progress, "step %d: train %.4f | val %.4f nats = %.3f bits/byte", step + 1, loss,
-                                 info.val_loss, info.val_loss * NATS_TO_BITS);
+                progress_message(&progress, "step %d: train %.4f | val %.4f nats = %.3f bits/byte%s%s", step + 1,
+                                 loss, info.val_loss, info.val_loss * NATS_TO_BITS, health[0] ? " | " : "", health);
         }
         if (run->on_step) run->on_step(run->hook_ctx, m, &info);
         if ((cfg->ckpt_every > 0 && (step + 1) % cfg->ckpt_every == 0) || last) {

@@ -27,8 +27,10 @@ static UmParam *add(UmModel *m, int group, const char *name, int d0, int d1) {
 // GPT-2's init: weights N(0, 0.02); the two projections that write into the
 // residual stream get 0.02/sqrt(2L) so the stream's variance does not grow
 // with depth; LayerNorm weights 1, biases 0.
+static void register_mlp(UmModel *m, int l, int g_decay, int g_nodecay, UmRng *rng);
+
 static void register_block(UmModel *m, int l, int g_decay, int g_nodecay, UmRng *rng) {
-    int D = m->cfg.dim, F = m->cfg.mlp_hidden;
+    int D = m->cfg.dim;
     double std = 0.02, std_out = 0.02 / sqrt(2.0 * m->cfg.n_layers);
     UmBlockParams *b = &m->blocks[l];
     char name[UM_NAME_LEN];
@@ -41,27 +43,85 @@ static void register_block(UmModel *m, int l, int g_decay, int g_nodecay, UmRng 
     b->bproj = add(m, g_nodecay, NAME("attn.bproj"), D, 0);
     b->ln2_w = add(m, g_nodecay, NAME("ln2.weight"), D, 0);
     b->ln2_b = add(m, g_nodecay, NAME("ln2.bias"), D, 0);
-    b->w1 = add(m, g_decay, NAME("mlp.w1"), F, D);
-    b->b1 = add(m, g_nodecay, NAME("mlp.b1"), F, 0);
-    b->w2 = add(m, g_decay, NAME("mlp.w2"), D, F);
-    b->b2 = add(m, g_nodecay, NAME("mlp.b2"), D, 0);
-#undef NAME
     param_fill(b->ln1_w, 1);
     param_fill(b->ln2_w, 1);
     param_normal(b->wqkv, rng, std);
     param_normal(b->wproj, rng, std_out);
-    param_normal(b->w1, rng, std);
-    param_normal(b->w2, rng, std_out);
+    if (m->slots[l].has_mlp) register_mlp(m, l, g_decay, g_nodecay, rng);
+}
+
+static void register_mlp(UmModel *m, int l, int g_decay, int g_nodecay, UmRng *rng) {
+    int D = m->cfg.dim, F = m->cfg.mlp_hidden;
+    UmBlockParams *b = &m->blocks[l];
+    char name[UM_NAME_LEN];
+    b->w1 = add(m, g_decay, NAME("mlp.w1"), F, D);
+    b->b1 = add(m, g_nodecay, NAME("mlp.b1"), F, 0);
+    b->w2 = add(m, g_decay, NAME("mlp.w2"), D, F);
+    b->b2 = add(m, g_nodecay, NAME("mlp.b2"), D, 0);
+    param_normal(b->w1, rng, 0.02);
+    param_normal(b->w2, rng, 0.02 / sqrt(2.0 * m->cfg.n_layers));
+}
+#undef NAME
+
+// ---------------------------------------------------------------- sparse layers
+// The FFN slot of each block, decided by the arch. Sparse layers register
+// their own tensors (under "blocks.<l>.pkm." etc.) in the same registry.
+
+static void plan_slots(UmModel *m) {
+    const UmModelConfig *c = &m->cfg;
+    for (int l = 0; l < c->n_layers; l++) {
+        UmFfnSlot *s = &m->slots[l];
+        int memory_here = c->arch == ARCH_PKM && l == c->mem_block;
+        s->has_mlp = c->arch != ARCH_MOE && !(memory_here && c->mem_replace_mlp);
+    }
+}
+
+static void init_sparse_layers(UmModel *m, int l, int max_tokens, UmRng *rng) {
+    const UmModelConfig *c = &m->cfg;
+    UmFfnSlot *s = &m->slots[l];
+    char prefix[UM_NAME_LEN];
+    if (c->arch == ARCH_PKM && l == c->mem_block) {
+        UmPkmConfig pc = um_pkm_config_default();
+        pc.n = c->pkm_keys, pc.H = c->pkm_heads, pc.Dk = c->pkm_key_dim, pc.k = c->pkm_topk;
+        snprintf(prefix, sizeof prefix, "blocks.%d.pkm.", l);
+        s->pkm = um_alloc(sizeof *s->pkm);
+        um_pkm_init(s->pkm, &pc, c->dim, max_tokens, &m->params, rng, prefix);
+    }
+    if (c->arch == ARCH_MOE) {
+        UmMoeConfig mc;
+        um_moe_config_default(&mc);
+        mc.n_experts = c->moe_experts, mc.top_k = c->moe_topk, mc.expert_hidden = c->moe_hidden;
+        mc.shared_expert = c->moe_shared;
+        snprintf(prefix, sizeof prefix, "blocks.%d.moe.", l);
+        s->moe = um_alloc(sizeof *s->moe);
+        um_moe_init(s->moe, &mc, c->dim, max_tokens, &m->params, rng, prefix);
+    }
+}
+
+static void free_sparse_layers(UmModel *m) {
+    if (!m->slots) return;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        if (m->slots[l].pkm) um_pkm_free(m->slots[l].pkm), um_free(m->slots[l].pkm);
+        if (m->slots[l].moe) um_moe_free(m->slots[l].moe), um_free(m->slots[l].moe);
+    }
+    um_free(m->slots);
 }
 
 int model_init(UmModel *m, const UmModelConfig *cfg, uint64_t seed, UmError *err) {
+    return model_init_batch(m, cfg, seed, UM_DEFAULT_MAX_BATCH, err);
+}
+
+int model_init_batch(UmModel *m, const UmModelConfig *cfg, uint64_t seed, int max_batch, UmError *err) {
     memset(m, 0, sizeof *m);
     if (config_validate(cfg, err)) return -1;
+    if (max_batch < 1) return um_fail(err, "max_batch %d must be positive", max_batch);
     m->cfg = *cfg;
+    m->max_batch = max_batch;
     params_init(&m->params);
-    // Weight decay only on matrices; norms and biases are not decayed.
-    int g_decay = params_add_group(&m->params, "weights", 1.0, 1.0);
-    int g_nodecay = params_add_group(&m->params, "norms_biases", 1.0, 0.0);
+    // Weight decay only on matrices; norms and biases are not decayed. The
+    // decay strength is the trainer's (train.c sets it on every decayed group).
+    int g_decay = params_group(&m->params, "decay", 1.0, 0.1);
+    int g_nodecay = params_group(&m->params, "no_decay", 1.0, 0.0);
     UmRng rng;
     rng_seed(&rng, seed);
     int V = cfg->vocab, D = cfg->dim;
@@ -70,7 +130,12 @@ int model_init(UmModel *m, const UmModelConfig *cfg, uint64_t seed, UmError *err
     param_normal(m->wte, &rng, 0.02);
     param_normal(m->wpe, &rng, 0.01);
     m->blocks = um_alloc(cfg->n_layers * sizeof *m->blocks);
-    for (int l = 0; l < cfg->n_layers; l++) register_block(m, l, g_decay, g_nodecay, &rng);
+    m->slots = um_alloc(cfg->n_layers * sizeof *m->slots);
+    plan_slots(m);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        register_block(m, l, g_decay, g_nodecay, &rng);
+        init_sparse_layers(m, l, max_batch * cfg->block_size, &rng);
+    }
     m->lnf_w = add(m, g_nodecay, "lnf.weight", D, 0);
     m->lnf_b = add(m, g_nodecay, "lnf.bias", D, 0);
     param_fill(m->lnf_w, 1);
@@ -84,7 +149,8 @@ static void free_acts(UmModel *m) {
     for (int l = 0; l < m->cfg.n_layers; l++) {
         UmBlockActs *a = &m->acts[l];
         real *bufs[] = {a->ln1, a->ln1_mean, a->ln1_rstd, a->qkv, a->preatt, a->att, a->atty, a->res2,
-                        a->ln2, a->ln2_mean, a->ln2_rstd, a->fc_pre, a->fc_act, a->ffn_out, a->res3};
+                        a->ln2, a->ln2_mean, a->ln2_rstd, a->fc_pre, a->fc_act, a->ffn_out, a->res3,
+                        a->sparse_out};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) um_free(bufs[i]);
     }
     um_free(m->acts);
@@ -99,9 +165,12 @@ static void free_acts(UmModel *m) {
 
 static real *buf(size_t n) { return um_alloc(n * sizeof(real)); }
 
-// Allocate activations for B sequences of the full context length. Called
-// lazily by the first forward (and again if a bigger batch comes along).
+// Allocate activations for max_batch sequences of the full context length.
+// Called lazily by the first forward.
 static void alloc_acts(UmModel *m, int B) {
+    if (B > m->max_batch)
+        um_die(UM_EXIT_RUNTIME, "a batch of %d sequences exceeds the model's max_batch %d (model_init_batch)", B,
+               m->max_batch);
     free_acts(m);
     size_t T = m->cfg.block_size, D = m->cfg.dim, F = m->cfg.mlp_hidden, V = m->cfg.vocab, H = m->cfg.n_heads;
     size_t N = B * T, att = (size_t)B * H * T * T;
@@ -112,6 +181,8 @@ static void alloc_acts(UmModel *m, int B) {
         a->qkv = buf(N * 3 * D), a->preatt = buf(att), a->att = buf(att), a->atty = buf(N * D);
         a->res2 = buf(N * D), a->ln2 = buf(N * D), a->ln2_mean = buf(N), a->ln2_rstd = buf(N);
         a->fc_pre = buf(N * F), a->fc_act = buf(N * F), a->ffn_out = buf(N * D), a->res3 = buf(N * D);
+        UmFfnSlot *s = &m->slots[l];
+        a->sparse_out = (s->has_mlp && (s->pkm || s->moe)) ? buf(N * D) : NULL;
     }
     m->encoded = buf(N * D);
     m->lnf = buf(N * D), m->lnf_mean = buf(N), m->lnf_rstd = buf(N);
@@ -122,12 +193,12 @@ static void alloc_acts(UmModel *m, int B) {
     g->dlogits = buf(N * V), g->dlnf = buf(N * D);
     m->inputs = um_alloc(N * sizeof(int));
     m->targets = um_alloc(N * sizeof(int));
-    m->max_batch = B;
     m->max_tokens = (int)N;
 }
 
 void model_free(UmModel *m) {
     free_acts(m);
+    free_sparse_layers(m);
     um_free(m->blocks);
     params_free(&m->params);
     memset(m, 0, sizeof *m);
@@ -135,16 +206,27 @@ void model_free(UmModel *m) {
 
 // ---------------------------------------------------------------- forward
 
+static void add_into(real *out, const real *a, const real *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
 // The FFN slot of block l: inp = ln2 (N, D) -> a->ffn_out (N, D).
+// MLP alone, sparse layer alone, or both summed (PKM beside the MLP).
 static void ffn_slot_forward(UmModel *m, int l, int N) {
     UmBlockParams *p = &m->blocks[l];
     UmBlockActs *a = &m->acts[l];
-    mlp_forward(a->ffn_out, a->fc_pre, a->fc_act, a->ln2, p->w1->data, p->b1->data, p->w2->data, p->b2->data, N,
-                m->cfg.dim, m->cfg.mlp_hidden);
-}
-
-static void add_into(real *out, const real *a, const real *b, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    UmFfnSlot *s = &m->slots[l];
+    if (s->has_mlp)
+        mlp_forward(a->ffn_out, a->fc_pre, a->fc_act, a->ln2, p->w1->data, p->b1->data, p->w2->data, p->b2->data,
+                    N, m->cfg.dim, m->cfg.mlp_hidden);
+    if (!s->pkm && !s->moe) return;
+    real *out = s->has_mlp ? a->sparse_out : a->ffn_out;
+    if (s->pkm) um_pkm_forward(s->pkm, out, a->ln2, N);
+    if (s->moe) {
+        um_moe_forward(s->moe, out, a->ln2, N);
+        m->aux_loss += s->moe->aux_loss;
+    }
+    if (s->has_mlp) add_into(a->ffn_out, a->ffn_out, a->sparse_out, (size_t)N * m->cfg.dim);
 }
 
 // x (N, D) -> a->res3 (N, D)
@@ -164,10 +246,12 @@ static void block_forward(UmModel *m, int l, const real *x, int B, int T) {
 
 double model_forward(UmModel *m, const int *inputs, const int *targets, int B, int T) {
     const UmModelConfig *c = &m->cfg;
-    if (!m->acts || B > m->max_batch) alloc_acts(m, B);
+    if (!m->acts) alloc_acts(m, m->max_batch);
+    if (B > m->max_batch) alloc_acts(m, B);  // dies with a clear message
     m->B = B, m->T = T;
     int N = B * T, D = c->dim, V = c->vocab;
     memcpy(m->inputs, inputs, N * sizeof(int));
+    m->aux_loss = 0;
     embedding_forward(m->encoded, inputs, m->wte->data, m->wpe->data, B, T, D);
     const real *x = m->encoded;
     for (int l = 0; l < c->n_layers; l++) {
@@ -191,14 +275,19 @@ static void zero(real *x, size_t n) { memset(x, 0, n * sizeof(real)); }
 
 // Forward was: ffn_out = mlp(ln2). dout = g->dres (the residual passes the
 // gradient of res3 straight to ffn_out). Writes d(ln2) into g->dln.
+// A sum of branches: each branch gets the same dout and adds its d(ln2).
 static void ffn_slot_backward(UmModel *m, int l, int N) {
     UmBlockParams *p = &m->blocks[l];
     UmBlockActs *a = &m->acts[l];
+    UmFfnSlot *s = &m->slots[l];
     UmGradScratch *g = &m->grads;
     int D = m->cfg.dim, F = m->cfg.mlp_hidden;
     zero(g->dln, (size_t)N * D);
-    mlp_backward(g->dln, p->w1->grad, p->b1->grad, p->w2->grad, p->b2->grad, g->dfc, g->dres, a->ln2, a->fc_pre,
-                 a->fc_act, p->w1->data, p->w2->data, N, D, F);
+    if (s->has_mlp)
+        mlp_backward(g->dln, p->w1->grad, p->b1->grad, p->w2->grad, p->b2->grad, g->dfc, g->dres, a->ln2,
+                     a->fc_pre, a->fc_act, p->w1->data, p->w2->data, N, D, F);
+    if (s->pkm) um_pkm_backward(s->pkm, g->dln, g->dres, a->ln2, N);
+    if (s->moe) um_moe_backward(s->moe, g->dln, g->dres, a->ln2, N);  // includes the aux-loss gradients
 }
 
 // On entry g->dres = d(res3); on exit g->dres = d(x), the block's input.
@@ -246,17 +335,39 @@ void model_backward(UmModel *m) {
 
 size_t model_total_params(const UmModel *m) { return params_total(&m->params); }
 
-// Parameters one token's forward pass touches. For the dense model that is
-// all of them except the position rows of other positions (we count them
-// anyway, as everyone does).
-size_t model_activated_params(const UmModel *m) { return params_total(&m->params); }
+// Parameters of the sparse layers, total and touched by one token.
+static void sparse_params(const UmModel *m, size_t *total, size_t *activated) {
+    *total = *activated = 0;
+    for (int i = 0; i < m->params.count; i++)
+        if (strstr(m->params.params[i]->name, ".pkm.") || strstr(m->params.params[i]->name, ".moe."))
+            *total += m->params.params[i]->numel;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        if (m->slots[l].pkm) *activated += um_pkm_activated_params(m->slots[l].pkm);
+        if (m->slots[l].moe) *activated += um_moe_activated_params(m->slots[l].moe);
+    }
+}
+
+// Parameters one token's forward pass touches: every dense tensor (we count
+// the whole embedding tables, as everyone does) plus what each sparse layer
+// actually reads for one token.
+size_t model_activated_params(const UmModel *m) {
+    size_t total, activated;
+    sparse_params(m, &total, &activated);
+    return params_total(&m->params) - total + activated;
+}
 
 double model_flops_per_token(const UmModel *m) {
     const UmModelConfig *c = &m->cfg;
     double D = c->dim, F = c->mlp_hidden, T = c->block_size, V = c->vocab;
-    double per_block = 2 * D * 3 * D       // qkv projection
-                       + 2 * 2 * T * D     // scores q.k and the weighted sum of v, at full context
-                       + 2 * D * D         // output projection
-                       + 2 * 2 * D * F;    // MLP
-    return c->n_layers * per_block + 2 * D * V;  // + output head
+    double flops = 2 * D * V;  // output head
+    for (int l = 0; l < c->n_layers; l++) {
+        const UmFfnSlot *s = &m->slots[l];
+        flops += 2 * D * 3 * D     // qkv projection
+                 + 2 * 2 * T * D   // scores q.k and the weighted sum of v, at full context
+                 + 2 * D * D;      // output projection
+        if (s->has_mlp) flops += 2 * 2 * D * F;
+        if (s->pkm) flops += um_pkm_flops_per_token(s->pkm);
+        if (s->moe) flops += um_moe_flops_per_token(s->moe);
+    }
+    return flops;
 }

@@ -12,6 +12,8 @@
 #define UM_TRANSFORMER_H
 
 #include "base/params.h"
+#include "memory/moe.h"
+#include "memory/pkm.h"
 #include "model/config.h"
 
 // The parameters of one block, all registered in the model's registry.
@@ -24,6 +26,14 @@ typedef struct {
     UmParam *w2, *b2;        // (D, F), (D)
 } UmBlockParams;
 
+// What sits in a block's FFN slot: the MLP, a sparse layer, or both (their
+// outputs are summed). The pointers are NULL when absent.
+typedef struct {
+    int has_mlp;
+    UmPkm *pkm;  // arch pkm: in block cfg.mem_block
+    UmMoe *moe;  // arch moe: in every block
+} UmFfnSlot;
+
 // The forward activations of one block, kept for the backward pass (N = B*T).
 typedef struct {
     real *ln1, *ln1_mean, *ln1_rstd;  // (N, D), (N), (N)
@@ -34,6 +44,7 @@ typedef struct {
     real *ln2, *ln2_mean, *ln2_rstd;  // (N, D), (N), (N)
     real *fc_pre, *fc_act;            // (N, F) MLP hidden before/after GELU
     real *ffn_out;                    // (N, D) what the FFN slot adds
+    real *sparse_out;                 // (N, D) the sparse layer's share (only when it runs beside the MLP)
     real *res3;                       // (N, D) residual after the block
 } UmBlockActs;
 
@@ -53,6 +64,7 @@ typedef struct {
     UmParam *wte, *wpe;      // (V, D), (Tmax, D)
     UmParam *lnf_w, *lnf_b;  // (D)
     UmBlockParams *blocks;   // [L]
+    UmFfnSlot *slots;        // [L]
 
     // activations, allocated for up to max_tokens = B*T tokens
     int max_tokens, max_batch;
@@ -63,11 +75,17 @@ typedef struct {
     real *lnf, *lnf_mean, *lnf_rstd;         // (N, D), (N), (N)
     real *logits, *probs, *losses;           // (N, V), (N, V), (N)
     UmGradScratch grads;
-    double loss;  // mean cross-entropy (nats) of the last forward with targets
+    double loss;      // mean cross-entropy (nats) of the last forward with targets
+    double aux_loss;  // sum of the sparse layers' auxiliary losses (MoE balance, z-loss)
 } UmModel;
 
-// Build a model with freshly initialised parameters (deterministic in seed).
+// Build a model with freshly initialised parameters (deterministic in seed),
+// ready for batches of up to UM_DEFAULT_MAX_BATCH sequences.
 int model_init(UmModel *model, const UmModelConfig *cfg, uint64_t seed, UmError *err);
+// The same for up to max_batch sequences per forward (sparse layers size
+// their per-batch caches once, at init).
+int model_init_batch(UmModel *model, const UmModelConfig *cfg, uint64_t seed, int max_batch, UmError *err);
+#define UM_DEFAULT_MAX_BATCH 16
 void model_free(UmModel *model);
 
 // Forward over tokens (B, T). With targets, computes losses and returns the
