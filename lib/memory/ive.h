@@ -1,0 +1,40 @@
+// ive.h: Implicit Value Expansion (UltraMem), the address side.
+//
+// IVE makes a memory look E times bigger than the table it stores. The
+// physical table V has P = n*n rows; E linear projectors W_0..W_{E-1} turn
+// it into E "virtual blocks" V W_p, and retrieval runs over all E*P virtual
+// rows (sqrt(E)*n keys per side, so E must be a perfect square). Nothing
+// virtual is ever materialised: a read of virtual row g is a read of
+// physical row phys(g) credited to block block(g), the selected rows of each
+// block are pooled first (weighted sums, Dv wide) and each pooled vector is
+// projected once (memory/ultramem.c does the pooling and projection).
+//
+// Why a shuffle: with the plain map g -> (g mod P, g div P) the E copies of
+// one physical row would sit at a regular stride in the key grid and tend to
+// be picked together. A fixed random permutation of the E*P virtual
+// addresses breaks that structure:
+//
+//   s = perm[g],  phys = s mod P,  block = s div P
+//
+// The permutation is not trained and not saved: it is rebuilt from a seed,
+// so a checkpoint only needs the seed (see UmUltraMem.ive_seed).
+#ifndef UM_IVE_H
+#define UM_IVE_H
+
+#include <stdint.h>
+
+// perm (count) <- a permutation of [0, count), a Fisher-Yates shuffle driven
+// by an UmRng seeded with seed: the same seed always gives the same perm.
+void ive_shuffle(int *perm, int count, uint64_t seed);
+
+// Virtual address g -> physical row and block (perm NULL: the identity).
+static inline void ive_address(int *phys, int *block, const int *perm, int g, int n_phys) {
+    int s = perm ? perm[g] : g;
+    *phys = s % n_phys;
+    *block = s / n_phys;
+}
+
+// sqrt(E) if E is a perfect square >= 1, else -1.
+int ive_side_factor(int E);
+
+#endif
