@@ -86,8 +86,11 @@ static void pack_b_sliver(float *dst, GemmOperand B, int k0, int kc, int j0, int
 }
 
 // One MC x NC block of C from a packed A block and the packed B panel.
+// bias (the NC entries for these columns, or NULL) is only passed for the
+// first K slice: the tile is preset to it just before the kernel adds to it,
+// while the tile is in L1 anyway.
 static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const float *Ap, const float *Bp, float *C,
-                         size_t ldc, int accumulate) {
+                         size_t ldc, int accumulate, const float *bias) {
     const int MR = kern->MR, NR = kern->NR;
     _Alignas(64) float edge[32 * 32];  // a whole tile, for tiles that hang over C's edge
     for (int jr = 0; jr < nc; jr += NR) {
@@ -98,12 +101,17 @@ static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const f
             const float *a = Ap + (size_t)ir * kc;
             float *c = C + (size_t)ir * ldc + jr;
             if (mr == MR && nr == NR) {
-                kern->kernel(kc, a, b, c, ldc, accumulate);
+                if (bias)
+                    for (int i = 0; i < MR; i++) memcpy(c + (size_t)i * ldc, bias + jr, sizeof(float) * NR);
+                kern->kernel(kc, a, b, c, ldc, accumulate || bias);
             } else {  // compute the full tile aside, keep only the part inside C
                 kern->kernel(kc, a, b, edge, NR, 0);
                 for (int i = 0; i < mr; i++)
-                    for (int j = 0; j < nr; j++)
-                        c[(size_t)i * ldc + j] = accumulate ? c[(size_t)i * ldc + j] + edge[i * NR + j] : edge[i * NR + j];
+                    for (int j = 0; j < nr; j++) {
+                        float *cij = c + (size_t)i * ldc + j;
+                        const float base = accumulate ? *cij : bias ? bias[jr + j] : 0.0f;
+                        *cij = base + edge[i * NR + j];
+                    }
             }
         }
     }
@@ -112,7 +120,7 @@ static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const f
 // Rows [r0, r1) of C, all of N and K, on the calling thread, with its own
 // packing buffers. Threads never share a buffer or an output row.
 static void gemm_rows(const GemmKernel *kern, int r0, int r1, int N, int K, GemmOperand A, GemmOperand B, float *C,
-                      size_t ldc, int accumulate) {
+                      size_t ldc, int accumulate, const float *bias) {
     const int MR = kern->MR, NR = kern->NR;
     const int KC = min_int(kern->KC, K), NC = min_int(kern->NC, round_up(N, NR));
     const int MC = min_int(kern->MC, round_up(r1 - r0, MR));
@@ -128,18 +136,23 @@ static void gemm_rows(const GemmKernel *kern, int r0, int r1, int N, int K, Gemm
                 const int mc = min_int(MC, r1 - ic);
                 for (int ir = 0; ir < mc; ir += MR)
                     pack_a_sliver(Ap + (size_t)ir * kc, A, ic + ir, min_int(MR, mc - ir), pc, kc, MR);
-                macro_kernel(kern, mc, nc, kc, Ap, Bp, C + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0);
+                macro_kernel(kern, mc, nc, kc, Ap, Bp, C + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0,
+                             bias && !accumulate && pc == 0 ? bias + jc : NULL);
             }
         }
     }
 }
 
 void gemm(const GemmKernel *kern, int M, int N, int K, GemmOperand A, GemmOperand B, float *C, size_t ldc,
-          int accumulate) {
+          int accumulate, const float *bias) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate)
-            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * N);
+            for (int i = 0; i < M; i++) {
+                float *row = C + (size_t)i * ldc;
+                if (bias) memcpy(row, bias, sizeof(float) * N);
+                else memset(row, 0, sizeof(float) * N);
+            }
         return;
     }
     int nthreads = 1;
@@ -160,7 +173,7 @@ void gemm(const GemmKernel *kern, int M, int N, int K, GemmOperand A, GemmOperan
     nchunks = (M + rows - 1) / rows;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nchunks > 1)
     for (int ch = 0; ch < nchunks; ch++)
-        gemm_rows(kern, ch * rows, min_int(M, (ch + 1) * rows), N, K, A, B, C, ldc, accumulate);
+        gemm_rows(kern, ch * rows, min_int(M, (ch + 1) * rows), N, K, A, B, C, ldc, accumulate, bias);
 }
 
 #endif

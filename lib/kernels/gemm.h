@@ -40,11 +40,13 @@ typedef struct {
 extern const GemmKernel gemm_kernel_avx2;
 extern const GemmKernel gemm_kernel_avx512;
 
-// C (M,N), row stride ldc. accumulate=0 overwrites C, 1 adds to it.
-// Parallel (OpenMP) over blocks of C rows; every element of C is summed in the
-// same order whatever the thread count, so results are bit-identical.
+// C (M,N), row stride ldc. accumulate=0 overwrites C with bias + A @ B
+// (bias (N) added to every row, or NULL for none); accumulate=1 adds A @ B to
+// C and ignores bias. Parallel (OpenMP) over chunks of C rows; every element
+// of C is summed in the same order whatever the thread count, so results are
+// bit-identical.
 void gemm(const GemmKernel *kern, int M, int N, int K, GemmOperand A, GemmOperand B, float *C, size_t ldc,
-          int accumulate);
+          int accumulate, const float *bias);
 
 #endif
 #endif

@@ -7,7 +7,6 @@
 #include "kernels/matmul.h"
 
 #include <stddef.h>
-#include <string.h>
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -109,11 +108,8 @@ void matmul_forward(real *out, const real *inp, const real *weight, const real *
         return;
     }
     if (kern) {
-        // out = bias (broadcast over rows), then out += inp @ weight^T.
-        if (bias) {
-            for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * OC);
-        }
-        gemm(kern, N, OC, C, rowmajor(inp, C), transposed(weight, C), out, OC, bias != NULL);
+        // out = bias + inp @ weight^T, with weight read transposed.
+        gemm(kern, N, OC, C, rowmajor(inp, C), transposed(weight, C), out, OC, 0, bias);
         return;
     }
 #endif
@@ -126,8 +122,8 @@ void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, c
 #ifndef UM_NO_SIMD
     const GemmKernel *kern = simd_kernel();
     if (kern) {
-        if (dinp) gemm(kern, N, C, OC, rowmajor(dout, OC), rowmajor(weight, C), dinp, C, 1);
-        if (dweight) gemm(kern, OC, C, N, transposed(dout, OC), rowmajor(inp, C), dweight, C, 1);
+        if (dinp) gemm(kern, N, C, OC, rowmajor(dout, OC), rowmajor(weight, C), dinp, C, 1, NULL);
+        if (dweight) gemm(kern, OC, C, N, transposed(dout, OC), rowmajor(inp, C), dweight, C, 1, NULL);
         if (dbias) bias_backward(dbias, dout, N, OC);
         return;
     }
