@@ -3,6 +3,7 @@
 // the value-LR schedule, the probe, accounting and determinism.
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -581,6 +582,104 @@ Suite *ultramem_suite(void) {
     tcase_add_test(tc, test_bit_identical_across_threads);
     tcase_add_test(tc, test_backward_accumulates);
     tcase_set_timeout(tc, 30);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+// ---------------------------------------------------------------- PyTorch cross-check
+// The C layer with every trick on against an independent PyTorch reference
+// (tests/ref/ultramem_reference.py -> tests/fixtures/ultramem_small.bin,
+// format in tests/fixtures/README.md): winners, physical rows, blocks, out,
+// aux loss, dinp and every parameter gradient.
+
+#define UM_FIXTURE "tests/fixtures/ultramem_small.bin"
+
+static real *fx_read_f32(FILE *f, size_t count) {
+    float *tmp = malloc(count * sizeof *tmp);
+    real *out = um_alloc(count * sizeof(real));
+    ck_assert_msg(fread(tmp, sizeof *tmp, count, f) == count, UM_FIXTURE " is truncated");
+    for (size_t i = 0; i < count; i++) out[i] = (real)tmp[i];
+    free(tmp);
+    return out;
+}
+
+static int32_t *fx_read_i32(FILE *f, size_t count) {
+    int32_t *out = malloc(count * sizeof *out);
+    ck_assert_msg(fread(out, 4, count, f) == count, UM_FIXTURE " is truncated");
+    return out;
+}
+
+START_TEST(test_ultramem_matches_pytorch) {
+    one_thread();
+    FILE *f = fopen(UM_FIXTURE, "rb");
+    ck_assert_msg(f != NULL, "cannot open " UM_FIXTURE " (run the tests from the repo root)");
+    char magic[4];
+    uint32_t version;
+    int32_t d[10];
+    float coef[2];
+    ck_assert(fread(magic, 1, 4, f) == 4 && memcmp(magic, "UMUF", 4) == 0);
+    ck_assert(fread(&version, 4, 1, f) == 1 && version == 1);
+    ck_assert(fread(d, 4, 10, f) == 10 && fread(coef, 4, 2, f) == 2);
+    int N = d[0], D = d[1], H = d[4], m = d[6];
+    UmUltraMemConfig cfg = um_ultramem_config_default();  // every trick on
+    cfg.n = d[2], cfg.E = d[3], cfg.H = H, cfg.Dk = d[5], cfg.m = m, cfg.Dv = d[7], cfg.r = d[8], cfg.cores = d[9];
+    cfg.aux_alpha = coef[0], cfg.aux_tau = coef[1];
+    UmParamRegistry reg;
+    params_init(&reg);
+    UmRng rng;
+    rng_seed(&rng, 1);
+    UmUltraMem l;
+    um_ultramem_init(&l, &cfg, D, N, &reg, &rng, "um.");
+    enum { NP = 7 };
+    UmParam *params[NP] = {l.wq, l.qnorm_w, l.keys, l.knorm_w, l.cores, l.values, l.wo};
+    size_t nd = (size_t)N * D, reads = (size_t)N * H * m;
+    real *inp = fx_read_f32(f, nd);
+    for (int i = 0; i < NP; i++) {
+        real *w = fx_read_f32(f, params[i]->numel);
+        memcpy(params[i]->data, w, params[i]->numel * sizeof(real));
+        um_free(w);
+    }
+    int32_t *shuffle = fx_read_i32(f, (size_t)l.n_virt);
+    for (int i = 0; i < l.n_virt; i++) l.shuffle[i] = shuffle[i];  // the reference drew its own map
+    real *dout = fx_read_f32(f, nd), *out_ref = fx_read_f32(f, nd), *aux_ref = fx_read_f32(f, 1);
+    int32_t *virt = fx_read_i32(f, reads), *phys = fx_read_i32(f, reads), *block = fx_read_i32(f, reads);
+    real *dinp_ref = fx_read_f32(f, nd), *grads_ref[NP];
+    for (int i = 0; i < NP; i++) grads_ref[i] = fx_read_f32(f, params[i]->numel);
+    char extra;
+    ck_assert_msg(fread(&extra, 1, 1, f) == 0, UM_FIXTURE " has trailing bytes");
+    fclose(f);
+
+    real *out = um_alloc(nd * sizeof(real)), *dinp = um_alloc(nd * sizeof(real));
+    um_ultramem_forward(&l, out, inp, N);
+    for (size_t i = 0; i < reads; i++) {
+        ck_assert_int_eq(l.virt[i], virt[i]);
+        ck_assert_int_eq(l.phys[i], phys[i]);
+        ck_assert_int_eq(l.block[i], block[i]);
+    }
+    size_t at;
+    ck_assert_msg(max_rel_diff(out, out_ref, nd, 1e-4, &at) < 1e-4, "out differs at %zu", at);
+    ck_assert_msg(fabs(l.aux_loss - aux_ref[0]) < 1e-5 * (1 + fabs(aux_ref[0])), "aux %g vs %g", l.aux_loss,
+                  aux_ref[0]);
+    params_zero_grad(&reg);
+    um_ultramem_backward(&l, dinp, dout, inp, N);
+    ck_assert_msg(max_rel_diff(dinp, dinp_ref, nd, 1e-4, &at) < 1e-3, "dinp differs at %zu", at);
+    for (int i = 0; i < NP; i++) {
+        double e = max_rel_diff(params[i]->grad, grads_ref[i], params[i]->numel, 1e-4, &at);
+        ck_assert_msg(e < 1e-3, "%s gradient differs at %zu: %g vs %g (rel %g)", params[i]->name, at,
+                      params[i]->grad[at], grads_ref[i][at], e);
+        um_free(grads_ref[i]);
+    }
+    um_free(inp), um_free(dout), um_free(out_ref), um_free(aux_ref), um_free(dinp_ref), um_free(out), um_free(dinp);
+    free(shuffle), free(virt), free(phys), free(block);
+    um_ultramem_free(&l);
+    params_free(&reg);
+}
+END_TEST
+
+Suite *ultramem_fixture_suite(void) {
+    Suite *s = suite_create("ultramem_fixture");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_ultramem_matches_pytorch);
     suite_add_tcase(s, tc);
     return s;
 }
