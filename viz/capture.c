@@ -1,0 +1,174 @@
+// capture.c: see capture.h.
+#include "capture.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+#define MOE_PROBE_WINDOW 50  // forward passes the MoE probe's load ring covers
+
+static void tap_pkm(VizTap *tp, UmPkm *l, int block) {
+    tp->kind = VIZ_LAYER_PKM, tp->block = block, tp->pkm = l;
+    int n = l->cfg.n, slots = n * n;
+    um_retrieval_probe_init(&tp->rp, n, l->cfg.k, 0, 0);
+    tp->chunk_reads = um_alloc((size_t)VIZ_READ_CHUNKS * slots * sizeof(float));
+    tp->at_chunk_start = um_alloc((size_t)slots * sizeof(uint64_t));
+    l->probe = &tp->rp;
+}
+
+static void tap_moe(VizTap *tp, UmMoe *l, int block, int T) {
+    tp->kind = VIZ_LAYER_MOE, tp->block = block, tp->moe = l;
+    // Only the first sequence of a batch (T tokens) is kept per token.
+    um_moe_probe_init(&tp->mp, l->X, l->k, T < l->max_tokens ? T : l->max_tokens, MOE_PROBE_WINDOW);
+    tp->moe_hist = um_alloc(sizeof(VizMoe));
+    tp->moe_hist->X = l->X, tp->moe_hist->k = l->k;
+    um_moe_attach_probe(l, &tp->mp);
+}
+
+int viz_taps_attach(VizTaps *t, UmModel *m) {
+    memset(t, 0, sizeof *t);
+    for (int b = 0; b < m->cfg.n_layers && m->slots; b++) {
+        UmFfnSlot *s = &m->slots[b];
+        if (s->pkm && t->n < VIZ_MAX_LAYERS && s->pkm->cfg.n <= VIZ_MAX_N && s->pkm->cfg.k <= VIZ_MAX_K)
+            tap_pkm(&t->tap[t->n++], s->pkm, b);
+        if (s->moe && t->n < VIZ_MAX_LAYERS && s->moe->X <= VIZ_MAX_X) tap_moe(&t->tap[t->n++], s->moe, b, m->cfg.block_size);
+    }
+    return t->n;
+}
+
+void viz_taps_detach(VizTaps *t) {
+    for (int i = 0; i < t->n; i++) {
+        VizTap *tp = &t->tap[i];
+        if (tp->pkm) {
+            tp->pkm->probe = NULL;
+            um_retrieval_probe_free(&tp->rp);
+            um_free(tp->chunk_reads);
+            um_free(tp->at_chunk_start);
+        }
+        if (tp->moe) {
+            um_moe_attach_probe(tp->moe, NULL);
+            um_moe_probe_free(&tp->mp);
+            um_free(tp->moe_hist);
+        }
+    }
+    memset(t, 0, sizeof *t);
+}
+
+void viz_taps_select(VizTaps *t, int token, int head) {
+    for (int i = 0; i < t->n; i++)
+        if (t->tap[i].pkm) {
+            t->tap[i].rp.token = token;
+            int H = t->tap[i].pkm->cfg.H;
+            t->tap[i].rp.head = head < H ? head : H - 1;
+        }
+}
+
+int viz_taps_heads(const VizTaps *t, int i) {
+    if (i < 0 || i >= t->n) return 1;
+    return t->tap[i].pkm ? t->tap[i].pkm->cfg.H : 1;
+}
+
+// ---------------------------------------------------------------- per step
+// The probe's read counts only ever grow. To show the RECENT reads, every
+// VIZ_READ_CHUNK_STEPS steps the growth since the chunk began is stored in a
+// ring of VIZ_READ_CHUNKS chunks.
+static void close_chunk(VizTap *tp) {
+    int slots = tp->rp.n * tp->rp.n;
+    float *dst = tp->chunk_reads + (size_t)tp->chunk_next * slots;
+    for (int i = 0; i < slots; i++) {
+        dst[i] = (float)(tp->rp.read_counts[i] - tp->at_chunk_start[i]);
+        tp->at_chunk_start[i] = tp->rp.read_counts[i];
+    }
+    tp->chunk_next = (tp->chunk_next + 1) % VIZ_READ_CHUNKS;
+    if (tp->chunks_full < VIZ_READ_CHUNKS) tp->chunks_full++;
+    tp->steps_in_chunk = 0;
+}
+
+void viz_taps_after_step(VizTaps *t, int step) {
+    for (int i = 0; i < t->n; i++) {
+        VizTap *tp = &t->tap[i];
+        if (tp->pkm && ++tp->steps_in_chunk >= VIZ_READ_CHUNK_STEPS) close_chunk(tp);
+        if (tp->moe && tp->mp.filled > 0) {
+            double frac[VIZ_MAX_X];
+            float f[VIZ_MAX_X];
+            um_moe_probe_window_fraction(&tp->mp, frac);
+            for (int e = 0; e < tp->mp.X; e++) f[e] = (float)frac[e];
+            viz_moe_history_add(tp->moe_hist, (float)step, f);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- capture
+static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
+    const UmRetrievalProbe *p = &tp->rp;
+    const UmPkm *l = tp->pkm;
+    int n = p->n, k = p->k;
+    r->present = p->filled;
+    r->kind = VIZ_LAYER_PKM, r->tucker = 0;
+    r->n = n, r->k = k, r->head = p->head, r->n_heads = l->cfg.H, r->token = p->token;
+    r->n_cores = 1, r->n_virtual = 0;
+    for (int i = 0; i < n; i++) r->row_scores[i] = (float)p->row_scores[i], r->col_scores[i] = (float)p->col_scores[i];
+    // PKM's grid is additive: every cell is row score + column score.
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) r->grid[i * n + j] = r->row_scores[i] + r->col_scores[j];
+    for (int q = 0; q < k; q++) {
+        r->grid_rows[q] = p->grid_rows[q], r->grid_cols[q] = p->grid_cols[q];
+        r->slots[q] = p->slots[q];
+        r->scores[q] = (float)p->scores[q], r->weights[q] = (float)p->weights[q];
+    }
+    int D = l->D, shown = D < VIZ_MAX_VDIM ? D : VIZ_MAX_VDIM;
+    r->value_dim = D, r->value_dim_shown = shown;
+    for (int q = 0; q < k; q++) {
+        const real *v = l->values->data + (size_t)p->slots[q] * D;
+        for (int d = 0; d < shown; d++) r->values[q][d] = (float)v[d];
+    }
+    // Reads in the window: the full chunks plus the chunk in progress.
+    int slots = n * n;
+    for (int i = 0; i < slots; i++) r->reads[i] = (float)(p->read_counts[i] - tp->at_chunk_start[i]);
+    for (int c = 0; c < tp->chunks_full; c++) {
+        const float *src = tp->chunk_reads + (size_t)c * slots;
+        for (int i = 0; i < slots; i++) r->reads[i] += src[i];
+    }
+    r->window_steps = tp->chunks_full * VIZ_READ_CHUNK_STEPS + tp->steps_in_chunk;
+    r->window_reads = 0;
+    for (int i = 0; i < slots; i++) r->window_reads += r->reads[i];
+    viz_read_stats(r->reads, slots, &r->usage_pct, &r->kl_uniform, &r->dead_slots);
+}
+
+// The router's view of the tokens around the selected one (first sequence).
+static void capture_moe(VizMoe *s, const VizTap *tp, const UmModel *m, int token) {
+    const UmMoeProbe *p = &tp->mp;
+    memcpy(s, tp->moe_hist, sizeof *s);  // the load history, then the per-token part
+    s->present = p->steps > 0;
+    s->X = p->X, s->k = p->k;
+    int rows = 32, first = token - rows * 2 / 3;
+    if (first + rows > p->n_tokens) first = p->n_tokens - rows;
+    if (first < 0) first = 0;
+    if (rows > p->n_tokens - first) rows = p->n_tokens - first;
+    s->first_token = first, s->n_tokens = rows, s->selected = token - first;
+    if (s->selected >= rows) s->selected = -1;
+    int kk = p->k < 8 ? p->k : 8;
+    for (int r = 0; r < rows; r++) {
+        int t = first + r;
+        for (int e = 0; e < p->X; e++) s->probs[r][e] = p->probs[(size_t)t * p->X + e];
+        for (int j = 0; j < kk; j++) s->chosen[r][j] = p->chosen[(size_t)t * p->k + j];
+        s->bytes[r] = (unsigned char)(m->inputs ? m->inputs[t] : '?');
+    }
+}
+
+void viz_capture(VizSnapshot *s, const VizTaps *t, const UmModel *m, int layer, int head, int token) {
+    s->n_layers = t->n;
+    for (int i = 0; i < t->n; i++) s->layer_kind[i] = t->tap[i].kind, s->layer_block[i] = t->tap[i].block;
+    s->layer = t->n > 0 ? (layer < 0 ? 0 : layer >= t->n ? t->n - 1 : layer) : 0;
+    s->head = head, s->token = token;
+    // The selected sequence: the first one of the last forward pass.
+    int T = m->T < VIZ_MAX_CTX ? m->T : VIZ_MAX_CTX;
+    s->ctx_len = m->inputs ? T : 0;
+    for (int i = 0; i < s->ctx_len; i++) s->ctx[i] = (unsigned char)m->inputs[i];
+    s->mem.present = 0, s->moe.present = 0;
+    if (t->n == 0) return;
+    const VizTap *tp = &t->tap[s->layer];
+    if (tp->pkm) capture_pkm(&s->mem, tp);
+    if (tp->moe) capture_moe(&s->moe, tp, m, token);
+}

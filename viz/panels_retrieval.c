@@ -1,0 +1,218 @@
+// panels_retrieval.c: what a product-key memory did for one token.
+//
+// A memory with n*n slots never scores all of them: it scores the n row keys
+// and the n column keys (2n dot products), keeps the best k of each side, and
+// only then looks at the k*k pairs. The key-score panel shows the whole n x n
+// grid anyway, so a learner can check with their own eyes that the k winners
+// (red) really are the best cells of the grid, found inside the k outlined
+// rows and k outlined columns.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "colormap.h"
+#include "panels.h"
+#include "plot.h"
+#include "text.h"
+#include "theme.h"
+
+#define LABEL_W 6  // advance of one character of the bitmap font at scale 1
+
+const char *viz_byte_label(unsigned char b, char buf[8]) {
+    if (b == '\n') return "\\n";
+    if (b == '\t') return "\\t";
+    if (b == ' ') return "' '";
+    if (b >= 32 && b < 127) {
+        buf[0] = (char)b, buf[1] = 0;
+        return buf;
+    }
+    snprintf(buf, 8, "x%02x", b);
+    return buf;
+}
+
+void draw_no_data(UmCanvas *c, UmRect r, const char *title, const char *why) {
+    UmRect body = um_draw_panel(c, r, title);
+    um_draw_text_in(c, body, why, UM_THEME_TEXT_DIM, 1, UM_ALIGN_CENTER, UM_ALIGN_CENTER);
+}
+
+static const char *selected_byte(const VizSnapshot *s, char buf[8]) {
+    if (s->token < 0 || s->token >= s->ctx_len) return "?";
+    return viz_byte_label(s->ctx[s->token], buf);
+}
+
+// ---------------------------------------------------------------- key scores
+void draw_key_scores(UmCanvas *c, UmRect r, const VizSnapshot *s) {
+    const VizRetrieval *m = &s->mem;
+    if (!m->present) {
+        draw_no_data(c, r, "key scores", "no product-key memory in this layer\n(arch pkm, ultramem or ultramem2 has one)");
+        return;
+    }
+    char title[128], b[8];
+    snprintf(title, sizeof title, "key scores: token %d '%s', head %d/%d, %s", m->token, selected_byte(s, b), m->head,
+             m->n_heads, m->tucker ? "Tucker grid" : "row + column");
+    UmRect body = um_draw_panel(c, r, title);
+    int n = m->n, k = m->k;
+
+    // Legend at the bottom, colour bar at the right, a square grid in the rest.
+    const char *formula = m->tucker ? "cell (i,j) = s_row(i)^T C s_col(j)" : "cell (i,j) = s_row(i) + s_col(j)";
+    int legend_h = 2 * UM_TEXT_LINE_H + 2;
+    int label_w = 14, bar_w = 52;
+    int side = body.w - label_w - bar_w - 8;
+    if (body.h - legend_h - 14 < side) side = body.h - legend_h - 14;
+    if (side < 8) return;
+    UmRect heat = um_rect(body.x + label_w, body.y + 12, side, side);
+
+    // Top-k rows/columns outlined, winners marked (their grid position).
+    int marks[2 * VIZ_MAX_K];
+    for (int q = 0; q < k; q++) marks[2 * q] = m->slots[q] / n, marks[2 * q + 1] = m->slots[q] % n;
+    UmHeatmapStyle st = {.map = UM_CMAP_DIVERGING, .cell_gap = 1, .rows = m->grid_rows, .n_rows = k,
+                         .cols = m->grid_cols, .n_cols = k, .marks = marks, .n_marks = k};
+    float lo, hi;
+    um_draw_heatmap(c, heat, m->grid, n, n, &st, &lo, &hi);
+    char cap[96];
+    snprintf(cap, sizeof cap, "row key i (down) x column key j (across), n=%d", n);
+    um_draw_text(c, heat.x, body.y, cap, UM_THEME_TEXT_DIM, 1);
+    um_draw_text_anchored(c, body.x + 4, heat.y + heat.h / 2, "i", UM_THEME_TEXT_DIM, 1, UM_ALIGN_START,
+                          UM_ALIGN_CENTER);
+    um_draw_colorbar(c, um_rect(heat.x + heat.w + 8, heat.y, bar_w, heat.h), st.map, lo, hi, "%+.2f");
+
+    int ly = heat.y + heat.h + 6;
+    um_draw_text(c, body.x, ly, formula, UM_THEME_TEXT_DIM, 1);
+    char leg[128];
+    snprintf(leg, sizeof leg, "white: best %d rows, %d cols   red: the %d slots read", k, k, k);
+    um_draw_text(c, body.x, ly + UM_TEXT_LINE_H, leg, UM_THEME_TEXT, 1);
+}
+
+// ---------------------------------------------------------------- selected values
+// One row per winner: rank, slot, (row, col), [block], score, a weight bar
+// (split per core for MCS), then its value vector as a row of cells.
+void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
+    const VizRetrieval *m = &s->mem;
+    if (!m->present) {
+        draw_no_data(c, r, "selected values", "no product-key memory in this layer");
+        return;
+    }
+    char title[128], b[8];
+    snprintf(title, sizeof title, "the %d slots read for token %d '%s' (head %d)", m->k, m->token,
+             selected_byte(s, b), m->head);
+    UmRect body = um_draw_panel(c, r, title);
+    int k = m->k, n = m->n;
+    int header_h = UM_TEXT_LINE_H + 2, footer_h = UM_TEXT_LINE_H + 16;
+    int rows_fit = (body.h - header_h - footer_h) / 9;
+    int shown = k < rows_fit ? k : rows_fit;
+    if (shown < 1) return;
+    int row_h = (body.h - header_h - footer_h) / shown;
+    if (row_h > 18) row_h = 18;
+
+    // Column x positions (text is 6 px per character).
+    int x = body.x;
+    int x_slot = x + 3 * LABEL_W, x_rc = x_slot + 6 * LABEL_W, x_blk = x_rc + 10 * LABEL_W;
+    int x_score = x_blk + (m->n_virtual > 0 ? 5 * LABEL_W : 0);
+    int x_w = x_score + 7 * LABEL_W, bar_max = 60;
+    int x_vec = x_w + bar_max + 10 * LABEL_W / 2 + 4;
+    int vec_w = body.x + body.w - x_vec;
+    int y = body.y;
+    um_draw_text(c, x, y, "#", UM_THEME_TEXT_DIM, 1);
+    um_draw_text(c, x_slot, y, "slot", UM_THEME_TEXT_DIM, 1);
+    um_draw_text(c, x_rc, y, "(row,col)", UM_THEME_TEXT_DIM, 1);
+    if (m->n_virtual > 0) um_draw_text(c, x_blk, y, "blk", UM_THEME_TEXT_DIM, 1);
+    um_draw_text(c, x_score, y, "score", UM_THEME_TEXT_DIM, 1);
+    um_draw_text(c, x_w, y, m->n_cores > 1 ? "weight per core" : "weight", UM_THEME_TEXT_DIM, 1);
+    char vh[64];
+    snprintf(vh, sizeof vh, "value vector (%d of %d dims)", m->value_dim_shown, m->value_dim);
+    if (vec_w > 40) um_draw_text(c, x_vec, y, vh, UM_THEME_TEXT_DIM, 1);
+
+    float wmax = 0;
+    for (int q = 0; q < shown; q++) {
+        if (m->weights[q] > wmax) wmax = m->weights[q];
+        for (int h = 0; h < m->n_cores && m->n_cores > 1; h++)
+            if (m->core_weights[h][q] > wmax) wmax = m->core_weights[h][q];
+    }
+    if (!(wmax > 0)) wmax = 1;
+    float vals[VIZ_MAX_K * VIZ_MAX_VDIM];
+    int vd = m->value_dim_shown;
+    for (int q = 0; q < shown; q++)
+        for (int d = 0; d < vd; d++) vals[q * vd + d] = m->values[q][d];
+
+    for (int q = 0; q < shown; q++) {
+        int ry = body.y + header_h + q * row_h;
+        int ty = ry + (row_h - UM_TEXT_CAP_H) / 2;
+        um_draw_textf(c, x, ty, UM_THEME_TEXT_DIM, 1, "%d", q + 1);
+        um_draw_textf(c, x_slot, ty, UM_THEME_TEXT, 1, "%d", m->slots[q]);
+        um_draw_textf(c, x_rc, ty, UM_THEME_TEXT_DIM, 1, "(%d,%d)", m->slots[q] / n, m->slots[q] % n);
+        if (m->n_virtual > 0) um_draw_textf(c, x_blk, ty, UM_THEME_TEXT_DIM, 1, "%d", m->virtual_block[q]);
+        um_draw_textf(c, x_score, ty, UM_THEME_TEXT, 1, "%+.2f", m->scores[q]);
+        int bh = row_h - 4;
+        if (m->n_cores > 1) {  // one thin bar per core, stacked inside the row
+            int each = bh / m->n_cores;
+            if (each < 1) each = 1;
+            for (int h = 0; h < m->n_cores; h++) {
+                int len = (int)lrintf(bar_max * m->core_weights[h][q] / wmax);
+                um_fill_rect(c, um_rect(x_w, ry + 2 + h * each, len, each - (each > 2)), um_series_color(h));
+            }
+        } else {
+            int len = (int)lrintf(bar_max * m->weights[q] / wmax);
+            um_fill_rect(c, um_rect(x_w, ry + 2, len, bh), um_series_color(0));
+        }
+        um_draw_textf(c, x_w + bar_max + 4, ty, UM_THEME_TEXT, 1, "%.2f", m->weights[q]);
+    }
+    float lo = 0, hi = 0;
+    if (vec_w > 8 && vd > 0) {
+        UmRect heat = um_rect(x_vec, body.y + header_h, vec_w, shown * row_h);
+        UmHeatmapStyle st = {.map = UM_CMAP_DIVERGING};
+        um_draw_heatmap(c, heat, vals, shown, vd, &st, &lo, &hi);
+    }
+    int fy = body.y + header_h + shown * row_h + 8;
+    char foot[128];
+    if (m->n_cores > 1)
+        snprintf(foot, sizeof foot, "output = sum over slots, core h weights its own 1/%d of the value", m->n_cores);
+    else
+        snprintf(foot, sizeof foot, "output = sum of weight x value (weights: softmax of scores)");
+    if (shown < k) snprintf(foot + strlen(foot), sizeof foot - strlen(foot), "; %d more not shown", k - shown);
+    um_draw_text(c, body.x, fy, foot, UM_THEME_TEXT_DIM, 1);
+    if (vec_w > 8 && vd > 0)
+        um_draw_colorbar(c, um_rect(x_vec, fy + UM_TEXT_LINE_H - 2, vec_w < 120 ? vec_w : 120, 0), UM_CMAP_DIVERGING,
+                         lo, hi, "%+.2f");
+}
+
+// ---------------------------------------------------------------- memory access
+void draw_memory_access(UmCanvas *c, UmRect r, const VizSnapshot *s) {
+    const VizRetrieval *m = &s->mem;
+    if (!m->present) {
+        draw_no_data(c, r, "memory reads", "no product-key memory in this layer");
+        return;
+    }
+    char title[128];
+    if (m->window_steps > 0)
+        snprintf(title, sizeof title, "memory reads per slot, last %d steps (log scale)", m->window_steps);
+    else
+        snprintf(title, sizeof title, "memory reads per slot for this text (log scale)");
+    UmRect body = um_draw_panel(c, r, title);
+    int n = m->n;
+    int stats_h = 4 * UM_TEXT_LINE_H + 4, bar_w = 52;
+    int side = body.w - bar_w - 8;
+    if (body.h - stats_h - 12 < side) side = body.h - stats_h - 12;
+    if (side < 8) return;
+    UmRect heat = um_rect(body.x, body.y + 12, side, side);
+    UmHeatmapStyle st = {.map = UM_CMAP_VIRIDIS, .scale = UM_SCALE_LOG1P, .vmin = 0};
+    float lo, hi;
+    um_draw_heatmap(c, heat, m->reads, n, n, &st, &lo, &hi);
+    char cap[96];
+    snprintf(cap, sizeof cap, "%d x %d slots: slot = row*%d + col", n, n, n);
+    um_draw_text(c, body.x, body.y, cap, UM_THEME_TEXT_DIM, 1);
+    um_draw_colorbar(c, um_rect(heat.x + heat.w + 8, heat.y, bar_w, heat.h), st.map, lo, hi, "%.0f");
+
+    int y = heat.y + heat.h + 6;
+    int n_slots = n * n;
+    uint32_t warn = um_rgb(255, 170, 60);
+    um_draw_textf(c, body.x, y, m->usage_pct < 50 ? warn : UM_THEME_TEXT, 1, "usage %.1f%% of %d slots", m->usage_pct,
+                  n_slots);
+    um_draw_textf(c, body.x + body.w / 2, y, m->dead_slots > n_slots / 2 ? warn : UM_THEME_TEXT, 1,
+                  "dead (never read): %d", m->dead_slots);
+    um_draw_textf(c, body.x, y + UM_TEXT_LINE_H, UM_THEME_TEXT, 1, "KL to uniform %.3f nats (max %.2f)",
+                  m->kl_uniform, log((double)n_slots));
+    um_draw_textf(c, body.x, y + 2 * UM_TEXT_LINE_H, UM_THEME_TEXT_DIM, 1,
+                  "%.0f reads (tokens x heads x k) in the window", m->window_reads);
+    um_draw_text(c, body.x, y + 3 * UM_TEXT_LINE_H, "even colour = healthy; dark = dead slots; few bright = collapse",
+                 UM_THEME_TEXT_DIM, 1);
+}

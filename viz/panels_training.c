@@ -1,0 +1,94 @@
+// panels_training.c: how the run is going, and how it compares.
+//
+// Loss curves are drawn for this run and for the runs saved before it (their
+// histories are read from out/runs/*.tsv by the session), so "does the memory
+// layer help?" is answered on one set of axes, in the same units: nats per
+// byte of the training text (divide by ln 2 = 0.693 for bits per byte).
+#include <math.h>
+#include <stdio.h>
+
+#include "colormap.h"
+#include "panels.h"
+#include "plot.h"
+#include "text.h"
+#include "theme.h"
+
+// Colours: this run's train loss is series 0, its validation series 1; saved
+// runs take series 2, 3, ... for both their curves (validation is drawn
+// thicker via the point series... kept simple: same colour, labelled "val").
+void draw_loss_curves(UmCanvas *c, UmRect r, const VizSnapshot *s) {
+    const VizHistory *h = &s->hist;
+    if (h->n == 0 && s->n_previous == 0) {
+        draw_no_data(c, r, "loss", "no steps yet");
+        return;
+    }
+    char title[128];
+    if (s->val_loss >= 0)
+        snprintf(title, sizeof title, "loss (nats/byte): train %.3f, validation %.3f = %.3f bits/byte", s->train_loss,
+                 s->val_loss, s->val_loss / log(2.0));
+    else
+        snprintf(title, sizeof title, "loss (nats/byte): train %.3f", s->train_loss);
+    UmRect body = um_draw_panel(c, r, title);
+    UmSeries ser[2 + 2 * VIZ_MAX_RUNS];
+    static char labels[2 * VIZ_MAX_RUNS][64];
+    int ns = 0;
+    for (int p = 0; p < s->n_previous && p < VIZ_MAX_RUNS; p++) {
+        const VizHistory *q = &s->previous[p];
+        uint32_t col = um_series_color(2 + p);
+        // Saved runs: dimmer (alpha) so the live run stays in front.
+        uint32_t dim = um_rgba(um_channel(col, 0), um_channel(col, 1), um_channel(col, 2), 150);
+        snprintf(labels[2 * p], 64, "%s", q->name);
+        if (q->n > 0) ser[ns++] = (UmSeries){q->step, q->train, q->n, dim, labels[2 * p]};
+        if (q->val_n > 0) ser[ns++] = (UmSeries){q->val_step, q->val, q->val_n, col, NULL};
+    }
+    static char cur_train[64], cur_val[64];
+    snprintf(cur_train, sizeof cur_train, "%s train", h->name[0] ? h->name : "this run");
+    snprintf(cur_val, sizeof cur_val, "%s val", h->name[0] ? h->name : "this run");
+    if (h->n > 0) ser[ns++] = (UmSeries){h->step, h->train, h->n, um_series_color(0), cur_train};
+    if (h->val_n > 0) ser[ns++] = (UmSeries){h->val_step, h->val, h->val_n, um_series_color(1), cur_val};
+    UmLinePlotStyle st = {.log_y = 1, .line_width = 2, .legend = 1, .x_label = "step",
+                          .y_label = "nats/byte (log axis)"};
+    if (s->total_steps > 0) st.x_min = 0, st.x_max = s->total_steps;
+    um_draw_line_plot(c, body, ser, ns, &st);
+}
+
+void draw_tokens_per_s(UmCanvas *c, UmRect r, const VizSnapshot *s) {
+    const VizHistory *h = &s->hist;
+    if (h->n == 0) {
+        draw_no_data(c, r, "speed", "no steps yet");
+        return;
+    }
+    char title[96];
+    snprintf(title, sizeof title, "training speed: %.0f tokens/s now", s->tokens_per_s);
+    UmRect body = um_draw_panel(c, r, title);
+    UmSeries ser = {h->step, h->tokens_per_s, h->n, um_series_color(4), NULL};
+    UmLinePlotStyle st = {.x_label = "step", .y_label = "tokens (bytes) per second"};
+    if (s->total_steps > 0) st.x_min = 0, st.x_max = s->total_steps;
+    um_draw_line_plot(c, body, &ser, 1, &st);
+}
+
+void draw_tucker_sv(UmCanvas *c, UmRect r, const VizSnapshot *s) {
+    const VizTuckerHistory *t = &s->tucker;
+    if (t->n == 0) {
+        draw_no_data(c, r, "Tucker core",
+                     "no UltraMem layer in this model:\nthe singular values of its r x r Tucker core\n"
+                     "(summed over cores) are plotted here");
+        return;
+    }
+    UmRect body = um_draw_panel(c, r, "UltraMem Tucker core: singular values of sum_h C_h");
+    static float sv[VIZ_MAX_RANK][VIZ_MAX_HIST];
+    static char labels[VIZ_MAX_RANK][16];
+    UmSeries ser[VIZ_MAX_RANK];
+    for (int j = 0; j < t->rank; j++) {
+        for (int i = 0; i < t->n; i++) sv[j][i] = t->sv[i][j];
+        snprintf(labels[j], sizeof labels[j], "sigma_%d", j + 1);
+        ser[j] = (UmSeries){t->step, sv[j], t->n, um_series_color(j), labels[j]};
+    }
+    int foot = UM_TEXT_LINE_H + 4;
+    UmLinePlotStyle st = {.line_width = 2, .legend = 1, .x_label = "step", .y_label = "singular value"};
+    if (s->total_steps > 0) st.x_min = 0, st.x_max = s->total_steps;
+    um_draw_line_plot(c, um_rect(body.x, body.y, body.w, body.h - foot), ser, t->rank, &st);
+    um_draw_text(c, body.x, body.y + body.h - UM_TEXT_CAP_H,
+                 "selection uses the rank-1 part (sigma_1): sigma_2 << sigma_1 means it is close to exact",
+                 UM_THEME_TEXT_DIM, 1);
+}
