@@ -53,7 +53,9 @@ $MAKE --no-print-directory -s -k -j"$jobs" "${targets[@]}" > "$dir/build.log" 2>
 # CK_RUN_SUITE etc. inherited from whoever called us (the grader's self-test
 # runs inside `bin/test_f32`, maybe with CK_RUN_SUITE=grader).
 run_env=(env -u CK_RUN_SUITE -u CK_RUN_CASE -u CK_INCLUDE_TAGS -u CK_EXCLUDE_TAGS -u CK_VERBOSITY
-         -u CK_TIMEOUT_MULTIPLIER -u CK_DEFAULT_TIMEOUT CK_FORK=yes)
+         -u CK_TIMEOUT_MULTIPLIER -u CK_DEFAULT_TIMEOUT CK_FORK=yes
+         OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive})
+# (passive: OpenMP workers of a forked check otherwise spin ~0.5 s at its exit)
 
 got_total=0
 max_total=0
@@ -121,7 +123,6 @@ for id in "${ids[@]}"; do
     fi
 done
 
-if [ ${#ids[@]} -gt 1 ] || [ "$verbose" = 1 ]; then :; fi
 echo "TOTAL: $got_total/$max_total points"
 if [ "$variant" = student ] && [ "$all_passed" = 0 ]; then
     echo "(edit exercises/*.c, then make grade again; each exercise's maths and a hint are in its chapter README)"
