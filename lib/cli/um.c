@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+int cli_use_exercises(int argc, char **argv);  // use_exercises.c: --use-exercises runs bin/um-exercises
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -21,6 +22,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    argc = cli_use_exercises(argc, argv);  // may re-execute bin/um-exercises (your exercise code)
     if (argc < 2) {
         usage(stderr);
         return UM_EXIT_USAGE;
