@@ -331,6 +331,14 @@ void model_backward(UmModel *m) {
     embedding_backward(m->wte->grad, m->wpe->grad, g->dres, m->inputs, B, T, D);
 }
 
+void model_set_moe_aux(UmModel *m, double balance_alpha, double zloss_beta) {
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        if (!m->slots[l].moe) continue;
+        m->slots[l].moe->cfg.balance_alpha = (real)balance_alpha;
+        m->slots[l].moe->cfg.zloss_beta = (real)zloss_beta;
+    }
+}
+
 // ---------------------------------------------------------------- accounting
 
 size_t model_total_params(const UmModel *m) { return params_total(&m->params); }

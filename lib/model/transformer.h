@@ -96,6 +96,11 @@ double model_forward(UmModel *model, const int *inputs, const int *targets, int 
 // The caller zeroes the grads once per step (params_zero_grad).
 void model_backward(UmModel *model);
 
+// Training knobs of the sparse layers that are not part of the model's shape
+// (so not in the checkpoint): the MoE balance-loss alpha and z-loss beta of
+// every MoE layer (chapter 04 sets alpha = 0 to show routing collapse).
+void model_set_moe_aux(UmModel *model, double balance_alpha, double zloss_beta);
+
 // Accounting for `um params`: parameter counts and forward FLOPs per token
 // (2 x multiply-adds, attention at full context T).
 size_t model_total_params(const UmModel *model);
