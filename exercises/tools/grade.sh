@@ -76,7 +76,7 @@ for id in "${ids[@]}"; do
         all_passed=0
         printf '%s %3d/%d  does not compile\n' "$label" 0 "$points"
         # Build it alone to show only its own errors.
-        $MAKE --no-print-directory -s "$bin" 2>&1 | grep -v '^make' | head -n $((verbose ? 40 : 12)) | show
+        $MAKE --no-print-directory -s "$bin" 2>&1 | grep -v '^make.*\*\*\* \[' | head -n $((verbose ? 40 : 12)) | show
         continue
     fi
 
