@@ -136,7 +136,7 @@ static void pack_b_sliver(float *dst, GemmOperand B, int k0, int kc, int j0, int
 static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const float *Ap, const float *Bp, float *C,
                          size_t ldc, int accumulate, const float *bias) {
     const int MR = kern->MR, NR = kern->NR;
-    _Alignas(64) float edge[32 * 32];  // a whole tile, for tiles that hang over C's edge
+    _Alignas(64) float edge[32 * 32];  // a whole tile (MR x NR <= 32 x 32), for tiles hanging over C's edge
     for (int jr = 0; jr < nc; jr += NR) {
         const int nr = min_int(NR, nc - jr);
         const float *b = Bp + (size_t)jr * kc;
@@ -207,11 +207,12 @@ void gemm(const GemmKernel *kern, int M, int N, int K, GemmOperand A, GemmOperan
     // (dynamic schedule): if another process steals a core for a moment, the
     // other thread takes the spare chunk instead of waiting. No barriers
     // inside: each chunk packs its own copy of B, which is why there are few
-    // chunks (measured on 2 cores: 1 chunk/thread 1.95x scaling when idle,
+    // chunks, and only one per thread when that would leave under 96 rows
+    // each (measured on 2 cores: 1 chunk/thread 1.95x scaling when idle,
     // 2 chunks 1.86x, 4 chunks 1.79x). Every C element is summed over K in the
     // same KC slices whichever thread computes it, so the result does not
     // depend on the thread count.
-    int nchunks = nthreads == 1 ? 1 : nthreads * 2;
+    int nchunks = nthreads == 1 ? 1 : M >= nthreads * 2 * 96 ? nthreads * 2 : nthreads;
     int rows = round_up((M + nchunks - 1) / nchunks, kern->MR);
     nchunks = (M + rows - 1) / rows;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nchunks > 1)
