@@ -160,6 +160,7 @@ static VizSnapshot *fixture(int kind) {
     fill_history(&PREVIOUS[1], "moe", 1.5f, 1000, 100);
     s->previous = PREVIOUS, s->n_previous = 2;
     if (kind == VIZ_LAYER_PKM) fill_retrieval(s, 32, 8, 0);
+    if (kind == 100) fill_retrieval(s, 128, 16, 0);  // the tiny preset's size: the split view
     if (kind == VIZ_LAYER_ULTRAMEM) {
         fill_retrieval(s, 24, 6, 1);
         s->layer_kind[0] = VIZ_LAYER_ULTRAMEM;
@@ -235,6 +236,8 @@ static void golden_panel(PanelFn fn, int kind, int w, int h, const char *name) {
 // ================================================================ golden tests
 START_TEST(test_key_scores_pkm) { golden_panel(draw_key_scores, VIZ_LAYER_PKM, 440, 400, "key_scores_pkm"); }
 END_TEST
+START_TEST(test_key_scores_large) { golden_panel(draw_key_scores, 100, 440, 400, "key_scores_large"); }
+END_TEST
 START_TEST(test_key_scores_ultramem) {
     golden_panel(draw_key_scores, VIZ_LAYER_ULTRAMEM, 440, 400, "key_scores_ultramem");
 }
@@ -290,6 +293,7 @@ Suite *panels_golden_suite(void) {
     TCase *tc = tcase_create("golden");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_key_scores_pkm);
+    tcase_add_test(tc, test_key_scores_large);
     tcase_add_test(tc, test_key_scores_ultramem);
     tcase_add_test(tc, test_selected_values_pkm);
     tcase_add_test(tc, test_selected_values_mcs);

@@ -65,7 +65,7 @@ static void save_history(const VizSession *s) {
     FILE *f = fopen(tmp, "w");
     if (!f) return;
     const VizHistory *h = &s->master->hist;
-    fprintf(f, "# ultramem.c loss history of run '%s': train|val STEP LOSS (nats/byte)\n", s->o.run_name);
+    fprintf(f, "# ultramem.c loss history: train|val STEP LOSS (nats/byte)\nname %s\n", s->o.run_name);
     for (int i = 0; i < h->n; i++) fprintf(f, "train %g %.5f\n", h->step[i], h->train[i]);
     for (int i = 0; i < h->val_n; i++) fprintf(f, "val %g %.5f\n", h->val_step[i], h->val[i]);
     if (fclose(f) == 0) rename(tmp, path);  // atomic: a reader never sees half a file
@@ -78,11 +78,17 @@ static int load_history(VizHistory *h, const char *path, const char *name) {
     snprintf(h->name, sizeof h->name, "%.40s", name);
     char line[256], kind[16];
     float step, loss;
-    while (fgets(line, sizeof line, f))
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "name ", 5)) {  // the run's own name (the file name is a cleaned-up copy)
+            line[strcspn(line, "\n")] = 0;
+            snprintf(h->name, sizeof h->name, "%.40s", line + 5);
+            continue;
+        }
         if (sscanf(line, "%15s %f %f", kind, &step, &loss) == 3 && isfinite(loss)) {
             if (!strcmp(kind, "train")) viz_history_add(h, step, loss, NAN);
             if (!strcmp(kind, "val")) viz_history_add_val(h, step, loss);
         }
+    }
     fclose(f);
     return h->n > 0 || h->val_n > 0 ? 0 : -1;
 }
@@ -371,7 +377,8 @@ void viz_inspect_refresh(VizSession *s) {
     viz_taps_select(&s->taps, s->token, s->head);
     reset_reads(&s->taps);
     model_forward(s->model, s->prompt_tokens, NULL, 1, s->prompt_len);
-    viz_taps_after_step(&s->taps, 0);
+    viz_taps_after_step(&s->taps, 0);  // (for MoE load shares)
+    for (int i = 0; i < s->taps.n; i++) s->taps.tap[i].steps_in_chunk = 0;  // reads: this text only, no window
     capture(s, s->model);
     memcpy(s->x.back, s->master, sizeof *s->master);
     viz_exchange_publish(&s->x);

@@ -140,7 +140,8 @@ static const Placed *layout_panels(int layout, int kind, int dense) {
     static const Placed mem[VIZ_LAYOUT_COUNT][8] = {
         {{draw_key_scores, 0, 0, 4, 7}, {draw_selected_values, 4, 0, 8, 7}, {draw_memory_access, 8, 0, 12, 7},
          {draw_loss_curves, 0, 7, 6, 12}, {draw_tokens_per_s, 6, 7, 9, 12}, {draw_tucker_sv, 9, 7, 12, 12}},
-        {{draw_key_scores, 0, 0, 6, 12}, {draw_selected_values, 6, 0, 12, 6}, {draw_memory_access, 6, 6, 12, 12}},
+        {{draw_key_scores, 0, 0, 7, 7}, {draw_selected_values, 7, 0, 12, 7}, {draw_memory_access, 0, 7, 4, 12},
+         {draw_loss_curves, 4, 7, 12, 12}},
         {{draw_memory_access, 0, 0, 6, 12}, {draw_key_scores, 6, 0, 12, 6}, {draw_loss_curves, 6, 6, 12, 12}},
         {{draw_loss_curves, 0, 0, 12, 7}, {draw_tokens_per_s, 0, 7, 4, 12}, {draw_tucker_sv, 4, 7, 8, 12},
          {draw_memory_access, 8, 7, 12, 12}},

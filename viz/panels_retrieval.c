@@ -41,6 +41,48 @@ static const char *selected_byte(const VizSnapshot *s, char buf[8]) {
 }
 
 // ---------------------------------------------------------------- key scores
+// Small n: the whole n x n grid, best rows/columns outlined, winners marked.
+// Large n (cells under 6 px): outlines would hide the data, so the full grid
+// gets tick marks on its edges for the best rows/columns and big markers on
+// the winners, and beside it the k x k candidate grid -- the only part of
+// the grid the layer actually computes -- is drawn large, best rows/columns
+// first, in the same colours.
+
+// A marker a few pixels bigger than a tiny cell, so a winner stays visible.
+static void mark_cell(UmCanvas *c, UmRect heat, UmRect cell) {
+    int cx = cell.x + cell.w / 2, cy = cell.y + cell.h / 2;
+    UmRect box = um_rect_intersect(um_rect(cx - 3, cy - 3, 7, 7), heat);
+    um_fill_rect(c, box, UM_THEME_MARK);
+    um_draw_rect(c, box, 1, UM_THEME_HIGHLIGHT);
+}
+
+static void full_grid_with_ticks(UmCanvas *c, UmRect heat, const VizRetrieval *m, float lo, float hi) {
+    int n = m->n, k = m->k;
+    UmHeatmapStyle st = {.map = UM_CMAP_DIVERGING, .vmin = lo, .vmax = hi};
+    um_draw_heatmap(c, heat, m->grid, n, n, &st, NULL, NULL);
+    for (int q = 0; q < k; q++) {
+        UmRect rc = um_heatmap_cell(heat, n, n, m->grid_rows[q], 0);
+        um_fill_rect(c, um_rect(heat.x - 6, rc.y, 5, rc.h > 1 ? rc.h : 1), UM_THEME_HIGHLIGHT);
+        UmRect cc = um_heatmap_cell(heat, n, n, 0, m->grid_cols[q]);
+        um_fill_rect(c, um_rect(cc.x, heat.y - 6, cc.w > 1 ? cc.w : 1, 5), UM_THEME_HIGHLIGHT);
+    }
+    for (int q = 0; q < k; q++) mark_cell(c, heat, um_heatmap_cell(heat, n, n, m->slots[q] / n, m->slots[q] % n));
+}
+
+static void candidate_grid(UmCanvas *c, UmRect heat, const VizRetrieval *m, float lo, float hi) {
+    int n = m->n, k = m->k;
+    float cand[VIZ_MAX_K * VIZ_MAX_K];
+    for (int a = 0; a < k; a++)
+        for (int b = 0; b < k; b++) cand[a * k + b] = m->grid[m->grid_rows[a] * n + m->grid_cols[b]];
+    int marks[2 * VIZ_MAX_K], nm = 0;
+    for (int q = 0; q < k; q++)
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++)
+                if (m->grid_rows[a] * n + m->grid_cols[b] == m->slots[q]) marks[2 * nm] = a, marks[2 * nm + 1] = b, nm++;
+    UmHeatmapStyle st = {.map = UM_CMAP_DIVERGING, .vmin = lo, .vmax = hi, .cell_gap = 1, .marks = marks, .n_marks = nm};
+    um_draw_heatmap(c, heat, cand, k, k, &st, NULL, NULL);
+}
+
 void draw_key_scores(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     const VizRetrieval *m = &s->mem;
     if (!m->present) {
@@ -52,35 +94,56 @@ void draw_key_scores(UmCanvas *c, UmRect r, const VizSnapshot *s) {
              m->n_heads, m->tucker ? "Tucker grid" : "row + column");
     UmRect body = um_draw_panel(c, r, title);
     int n = m->n, k = m->k;
+    // One colour range for both grids (symmetric: the diverging map's centre is 0).
+    float hi = 0;
+    for (int i = 0; i < n * n; i++)
+        if (fabsf(m->grid[i]) > hi) hi = fabsf(m->grid[i]);
+    if (!(hi > 0)) hi = 1;
+    float lo = -hi;
 
-    // Legend at the bottom, colour bar at the right, a square grid in the rest.
-    const char *formula = m->tucker ? "cell (i,j) = s_row(i)^T C s_col(j)" : "cell (i,j) = s_row(i) + s_col(j)";
-    int legend_h = 2 * UM_TEXT_LINE_H + 2;
-    int label_w = 14, bar_w = 52;
-    int side = body.w - label_w - bar_w - 8;
-    if (body.h - legend_h - 14 < side) side = body.h - legend_h - 14;
+    int legend_h = 2 * UM_TEXT_LINE_H + 4, top = 20, bar_w = 44, left = 10;
+    int avail_h = body.h - top - legend_h;
+    int side = body.w - left - bar_w - 8;
+    if (avail_h < side) side = avail_h;
     if (side < 8) return;
-    UmRect heat = um_rect(body.x + label_w, body.y + 12, side, side);
-
-    // Top-k rows/columns outlined, winners marked (their grid position).
+    int split = side / n < 6;
+    char cap[96];
+    if (split) {
+        int total = body.w - left - bar_w - 24;
+        int full = total * 3 / 5 < avail_h ? total * 3 / 5 : avail_h;
+        int cand = total - full < full ? total - full : full;
+        UmRect fh = um_rect(body.x + left, body.y + top, full, full);
+        UmRect ch = um_rect(fh.x + fh.w + 16, body.y + top, cand, cand);
+        full_grid_with_ticks(c, fh, m, lo, hi);
+        candidate_grid(c, ch, m, lo, hi);
+        snprintf(cap, sizeof cap, "all %d x %d pairs (not computed)", n, n);
+        um_draw_text(c, fh.x, body.y, cap, UM_THEME_TEXT_DIM, 1);
+        snprintf(cap, sizeof cap, "%d x %d candidates", k, k);
+        um_draw_text(c, ch.x, body.y, cap, UM_THEME_TEXT, 1);
+        um_draw_text(c, ch.x, ch.y + ch.h + 4, "rows, cols:\nbest first", UM_THEME_TEXT_DIM, 1);
+        um_draw_colorbar(c, um_rect(body.x + body.w - bar_w, fh.y, bar_w, fh.h), UM_CMAP_DIVERGING, lo, hi, "%+.1f");
+        int ly = fh.y + fh.h + 6;
+        um_draw_text(c, body.x, ly, m->tucker ? "cell (i,j) = s_row(i)^T C s_col(j)" : "cell (i,j) = s_row(i) + s_col(j)",
+                     UM_THEME_TEXT_DIM, 1);
+        snprintf(cap, sizeof cap, "ticks: best %d rows/cols   red: the %d slots read", k, k);
+        um_draw_text(c, body.x, ly + UM_TEXT_LINE_H, cap, UM_THEME_TEXT, 1);
+        return;
+    }
+    UmRect heat = um_rect(body.x + left, body.y + top, side, side);
     int marks[2 * VIZ_MAX_K];
     for (int q = 0; q < k; q++) marks[2 * q] = m->slots[q] / n, marks[2 * q + 1] = m->slots[q] % n;
-    UmHeatmapStyle st = {.map = UM_CMAP_DIVERGING, .cell_gap = 1, .rows = m->grid_rows, .n_rows = k,
-                         .cols = m->grid_cols, .n_cols = k, .marks = marks, .n_marks = k};
-    float lo, hi;
-    um_draw_heatmap(c, heat, m->grid, n, n, &st, &lo, &hi);
-    char cap[96];
+    UmHeatmapStyle st = {.map = UM_CMAP_DIVERGING, .vmin = lo, .vmax = hi, .cell_gap = 1, .rows = m->grid_rows,
+                         .n_rows = k, .cols = m->grid_cols, .n_cols = k, .marks = marks, .n_marks = k};
+    um_draw_heatmap(c, heat, m->grid, n, n, &st, NULL, NULL);
     snprintf(cap, sizeof cap, "row key i (down) x column key j (across), n=%d", n);
     um_draw_text(c, heat.x, body.y, cap, UM_THEME_TEXT_DIM, 1);
-    um_draw_text_anchored(c, body.x + 4, heat.y + heat.h / 2, "i", UM_THEME_TEXT_DIM, 1, UM_ALIGN_START,
-                          UM_ALIGN_CENTER);
-    um_draw_colorbar(c, um_rect(heat.x + heat.w + 8, heat.y, bar_w, heat.h), st.map, lo, hi, "%+.2f");
-
+    um_draw_text_anchored(c, body.x, heat.y + heat.h / 2, "i", UM_THEME_TEXT_DIM, 1, UM_ALIGN_START, UM_ALIGN_CENTER);
+    um_draw_colorbar(c, um_rect(heat.x + heat.w + 8, heat.y, bar_w, heat.h), UM_CMAP_DIVERGING, lo, hi, "%+.2f");
     int ly = heat.y + heat.h + 6;
-    um_draw_text(c, body.x, ly, formula, UM_THEME_TEXT_DIM, 1);
-    char leg[128];
-    snprintf(leg, sizeof leg, "white: best %d rows, %d cols   red: the %d slots read", k, k, k);
-    um_draw_text(c, body.x, ly + UM_TEXT_LINE_H, leg, UM_THEME_TEXT, 1);
+    um_draw_text(c, body.x, ly, m->tucker ? "cell (i,j) = s_row(i)^T C s_col(j)" : "cell (i,j) = s_row(i) + s_col(j)",
+                 UM_THEME_TEXT_DIM, 1);
+    snprintf(cap, sizeof cap, "white: best %d rows, %d cols   red: the %d slots read", k, k, k);
+    um_draw_text(c, body.x, ly + UM_TEXT_LINE_H, cap, UM_THEME_TEXT, 1);
 }
 
 // ---------------------------------------------------------------- selected values
@@ -119,7 +182,10 @@ void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     um_draw_text(c, x_score, y, "score", UM_THEME_TEXT_DIM, 1);
     um_draw_text(c, x_w, y, m->n_cores > 1 ? "weight per core" : "weight", UM_THEME_TEXT_DIM, 1);
     char vh[64];
-    snprintf(vh, sizeof vh, "value vector (%d of %d dims)", m->value_dim_shown, m->value_dim);
+    if (m->value_dim_shown < m->value_dim)
+        snprintf(vh, sizeof vh, "value (first %d of %d dims)", m->value_dim_shown, m->value_dim);
+    else
+        snprintf(vh, sizeof vh, "value vector (%d dims)", m->value_dim);
     if (vec_w > 40) um_draw_text(c, x_vec, y, vh, UM_THEME_TEXT_DIM, 1);
 
     float wmax = 0;
@@ -205,14 +271,18 @@ void draw_memory_access(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     int y = heat.y + heat.h + 6;
     int n_slots = n * n;
     uint32_t warn = um_rgb(255, 170, 60);
-    um_draw_textf(c, body.x, y, m->usage_pct < 50 ? warn : UM_THEME_TEXT, 1, "usage %.1f%% of %d slots", m->usage_pct,
+    um_draw_textf(c, body.x, y, m->usage_pct < 50 && m->window_steps > 0 ? warn : UM_THEME_TEXT, 1, "usage %.1f%% of %d slots", m->usage_pct,
                   n_slots);
-    um_draw_textf(c, body.x + body.w / 2, y, m->dead_slots > n_slots / 2 ? warn : UM_THEME_TEXT, 1,
-                  "dead (never read): %d", m->dead_slots);
+    if (m->window_steps > 0)
+        um_draw_textf(c, body.x + body.w / 2, y, m->dead_slots > n_slots / 2 ? warn : UM_THEME_TEXT, 1,
+                      "dead (never read): %d", m->dead_slots);
+    else  // one text read by a trained model: most slots are simply not needed for it
+        um_draw_textf(c, body.x + body.w / 2, y, UM_THEME_TEXT, 1, "not read by this text: %d", m->dead_slots);
     um_draw_textf(c, body.x, y + UM_TEXT_LINE_H, UM_THEME_TEXT, 1, "KL to uniform %.3f nats (max %.2f)",
                   m->kl_uniform, log((double)n_slots));
     um_draw_textf(c, body.x, y + 2 * UM_TEXT_LINE_H, UM_THEME_TEXT_DIM, 1,
-                  "%.0f reads (tokens x heads x k) in the window", m->window_reads);
+                  "%.0f reads (tokens x heads x k)%s", m->window_reads,
+                  m->window_steps > 0 ? " in the window" : "");
     um_draw_text(c, body.x, y + 3 * UM_TEXT_LINE_H, "even colour = healthy; dark = dead slots; few bright = collapse",
                  UM_THEME_TEXT_DIM, 1);
 }

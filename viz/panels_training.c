@@ -13,13 +13,13 @@
 #include "text.h"
 #include "theme.h"
 
-// Colours: this run's train loss is series 0, its validation series 1; saved
-// runs take series 2, 3, ... for both their curves (validation is drawn
-// thicker via the point series... kept simple: same colour, labelled "val").
+// Colours: this run's train loss is series 0, its validation series 1; each
+// saved run takes one colour (2, 3, ...) for both curves, its train curve
+// drawn translucent so the live run stays in front.
 void draw_loss_curves(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     const VizHistory *h = &s->hist;
     if (h->n == 0 && s->n_previous == 0) {
-        draw_no_data(c, r, "loss", "no steps yet");
+        draw_no_data(c, r, "loss", s->training ? "no steps yet" : "inspecting a checkpoint: no training here");
         return;
     }
     char title[128];
@@ -55,7 +55,7 @@ void draw_loss_curves(UmCanvas *c, UmRect r, const VizSnapshot *s) {
 void draw_tokens_per_s(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     const VizHistory *h = &s->hist;
     if (h->n == 0) {
-        draw_no_data(c, r, "speed", "no steps yet");
+        draw_no_data(c, r, "speed", s->training ? "no steps yet" : "inspecting a checkpoint: no training here");
         return;
     }
     char title[96];
