@@ -175,7 +175,9 @@ static void record_step(VizSession *s, const UmModel *m, const UmStepInfo *info)
     s->steps_seen++;
     s->ema_loss = 0.9 * s->ema_loss + 0.1 * info->train_loss;
     double smooth = s->ema_loss / (1.0 - pow(0.9, s->steps_seen));
-    viz_history_add(&ms->hist, (float)info->step, (float)smooth, (float)s->tokens_per_s);
+    // The first steps' speed is warm-up noise (page faults, thread start): not plotted.
+    float tps = s->steps_seen > 2 ? (float)s->tokens_per_s : NAN;
+    viz_history_add(&ms->hist, (float)info->step, (float)smooth, tps);
     if (info->evaluated) viz_history_add_val(&ms->hist, (float)info->step, (float)info->val_loss);
     ms->step = info->step, ms->total_steps = info->total_steps;
     ms->train_loss = smooth, ms->val_loss = info->val_loss, ms->tokens_per_s = s->tokens_per_s;

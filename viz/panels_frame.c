@@ -92,7 +92,7 @@ void draw_text_context(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     }
     char cap[300], b8[8];
     int n = snprintf(cap, sizeof cap,
-                     "token %d of %d ('%s', red): the memory is queried with the model's state after reading it; "
+                     "token %d of %d ('%s', red): the sparse layer reads the model's state after this byte; "
                      "underlined: the byte it helps predict",
                      t, s->ctx_len, viz_byte_label(s->ctx[t], b8));
     if (s->ctx_source && n > 0 && n < (int)sizeof cap) snprintf(cap + n, sizeof cap - n, "   [%s]", s->ctx_source);

@@ -38,7 +38,8 @@ void draw_router_probs(UmCanvas *c, UmRect r, const VizSnapshot *s) {
         for (int j = 0; j < kk; j++) marks[2 * n_marks] = t, marks[2 * n_marks + 1] = m->chosen[t][j], n_marks++;
     }
     int sel[1] = {m->selected};
-    UmHeatmapStyle st = {.map = UM_CMAP_VIRIDIS, .vmin = 0, .vmax = 1, .cell_gap = 1, .rows = sel,
+    UmHeatmapStyle st = {.map = UM_CMAP_VIRIDIS, .cell_gap = 1,  // range from the data: small probs stay visible
+                         .rows = sel,
                          .n_rows = m->selected >= 0, .marks = marks, .n_marks = n_marks};
     float lo, hi;
     um_draw_heatmap(c, heat, probs, rows, X, &st, &lo, &hi);
@@ -56,7 +57,7 @@ void draw_router_probs(UmCanvas *c, UmRect r, const VizSnapshot *s) {
                               t == m->selected ? UM_THEME_HIGHLIGHT : UM_THEME_TEXT_DIM, 1, UM_ALIGN_END,
                               UM_ALIGN_CENTER);
     }
-    um_draw_colorbar(c, um_rect(heat.x + heat.w + 8, heat.y, bar_w, heat.h), st.map, lo, hi, "%.1f");
+    um_draw_colorbar(c, um_rect(heat.x + heat.w + 8, heat.y, bar_w, heat.h), st.map, lo, hi, "%.2f");
     um_draw_text(c, body.x, heat.y + heat.h + 5, "rows: tokens (white: selected)  columns: experts",
                  UM_THEME_TEXT_DIM, 1);
 }
