@@ -20,6 +20,9 @@ static int small_enough(const UmModelConfig *c) {
     double D = c->dim, F = c->mlp_hidden, T = c->block_size, L = c->n_layers;
     double params = 256.0 * D + T * D + L * (4 * D * D + 2 * D * F + 8 * D + F);
     double acts = UM_DEFAULT_MAX_BATCH * T * (L * (16 * D + 2 * F + T) + 3 * 256);
+    if (c->arch == ARCH_PKM) params += (double)c->pkm_keys * c->pkm_keys * D + 2.0 * c->pkm_keys * c->pkm_key_dim * c->pkm_heads;
+    if (c->arch == ARCH_MOE) params += L * (double)c->moe_experts * (2 * D + 1) * c->moe_hidden;
+    if (c->arch > ARCH_MOE) return 0;  // the newer layers have their own size fields: not estimated here
     return params * 5 + acts < 8e6;  // a few tens of MB at most
 }
 
