@@ -16,6 +16,13 @@ static UmModelConfig grad_config(int arch) {
     c.arch = arch;
     c.mem_block = 1, c.pkm_keys = 6, c.pkm_heads = 2, c.pkm_key_dim = 4, c.pkm_topk = 3;
     c.moe_experts = 4, c.moe_topk = 2, c.moe_hidden = 6, c.moe_shared = 1;
+    if (arch == ARCH_ULTRAMEM) {  // every trick on; both a skip span (0 -> 1) and a same-block one (1 -> 1)
+        UmTrainConfig t;
+        config_preset(&c, &t, "nano", ARCH_ULTRAMEM, NULL);
+        c.block_size = 6, c.n_layers = 3, c.dim = 8, c.n_heads = 2, c.mlp_hidden = 12;
+        c.um_layers = 2, c.um_read[0] = 0, c.um_write[0] = 1, c.um_read[1] = 2, c.um_write[1] = 2;
+        c.um_keys = 4, c.um_heads = 2, c.um_key_dim = 4, c.um_topm = 3, c.um_value_dim = 4;
+    }
     return c;
 }
 
@@ -32,6 +39,10 @@ static unsigned long choices(const UmModel *m) {
             for (int i = 0; i < p->N * p->cfg.H * p->cfg.k; i++) h = (h ^ (unsigned)p->slots[i]) * 1099511628211ul;
         if (e)
             for (int i = 0; i < e->n_tokens * e->k; i++) h = (h ^ (unsigned)e->chosen[i]) * 1099511628211ul;
+    }
+    for (int i = 0; i < UM_MAX_MEM_LAYERS; i++) {
+        const UmUltraMem *u = m->mems[i];
+        if (u) h = (h ^ um_ultramem_selection_hash(u)) * 1099511628211ul;
     }
     return h;
 }
@@ -109,6 +120,9 @@ END_TEST
 START_TEST(test_moe_model_gradients) { check_model_gradients(ARCH_MOE); }
 END_TEST
 
+START_TEST(test_ultramem_model_gradients) { check_model_gradients(ARCH_ULTRAMEM); }
+END_TEST
+
 Suite *model_gradcheck_suite(void) {
     Suite *s = suite_create("model_gradcheck");
     TCase *tc = tcase_create("dense");
@@ -116,6 +130,7 @@ Suite *model_gradcheck_suite(void) {
     tcase_add_test(tc, test_dense_model_gradients);
     tcase_add_test(tc, test_pkm_model_gradients);
     tcase_add_test(tc, test_moe_model_gradients);
+    tcase_add_test(tc, test_ultramem_model_gradients);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -83,12 +83,6 @@ double um_ultramem_value_lr_mult(const UmUltraMemConfig *cfg, int step, int tota
 
 // ---------------------------------------------------------------- setup
 
-static int group_named(UmParamRegistry *reg, const char *name, real lr_mult, real weight_decay) {
-    for (int g = 0; g < reg->n_groups; g++)
-        if (strcmp(reg->groups[g].name, name) == 0) return g;
-    return params_add_group(reg, name, lr_mult, weight_decay);
-}
-
 static UmParam *add_param(UmParamRegistry *reg, const char *prefix, const char *name, int group, int ndim,
                           const int *shape) {
     char full[UM_NAME_LEN + 64];
@@ -706,11 +700,11 @@ void um_ultramem_init(UmUltraMem *l, const UmUltraMemConfig *cfg, int D, int max
     l->n_virt = l->Kn * l->Kn;
     l->slice = c->Dv / c->cores;
 
-    int g_decay = group_named(reg, "decay", 1, c->weight_decay);
-    int g_plain = group_named(reg, "no_decay", 1, 0);
+    int g_decay = params_group(reg, "decay", 1, c->weight_decay);
+    int g_plain = params_group(reg, "no_decay", 1, 0);
     // Values get no weight decay, as in PKM (a rarely read row would decay
     // between its reads); [CODE] does decay them. Shared with PKM by name.
-    int g_values = group_named(reg, "memory_values", (real)um_ultramem_value_lr_mult(c, 0, 1), 0);
+    int g_values = params_group(reg, "memory_values", (real)um_ultramem_value_lr_mult(c, 0, 1), 0);
 
     int Dk = c->Dk, H = c->H, r = c->r;
     l->wq = add_param(reg, prefix, "query.weight", g_decay, 2, (int[]){l->Hq * 2 * Dk, D});
@@ -771,4 +765,10 @@ double um_ultramem_bytes_read_per_token(const UmUltraMem *l) {
 
 void um_ultramem_stats_accumulate(const UmUltraMem *l, UmMemStats *stats) {
     um_mem_stats_add(stats, l->phys, NULL, l->total, l->N * l->cfg.H, l->cfg.m);
+}
+
+unsigned long um_ultramem_selection_hash(const UmUltraMem *l) {
+    unsigned long h = 1469598103934665603ul;
+    for (int i = 0; i < l->N * l->cfg.H * l->cfg.m; i++) h = (h ^ (unsigned)l->virt[i]) * 1099511628211ul;
+    return h;
 }

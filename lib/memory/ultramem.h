@@ -142,6 +142,11 @@ void um_ultramem_forward(UmUltraMem *l, real *out, const real *inp, int N);
 void um_ultramem_backward(UmUltraMem *l, real *dinp, const real *dout, const real *inp, int N);
 void um_ultramem_free(UmUltraMem *l);
 
+// A hash of the last forward's selections (every token's winning virtual
+// slots). Gradient checks use it to notice a perturbation that flips a
+// top-m choice, where a finite difference measures a jump, not a slope.
+unsigned long um_ultramem_selection_hash(const UmUltraMem *l);
+
 size_t um_ultramem_activated_params(const UmUltraMem *l);
 double um_ultramem_flops_per_token(const UmUltraMem *l);
 // Bytes of the value table read per token: H*m rows of Dv reals (the

@@ -27,13 +27,23 @@ typedef struct {
 } ConfigField;
 
 #define FIELD(f) {#f, offsetof(UmModelConfig, f)}
+#define FIELD_AT(name, f) {name, offsetof(UmModelConfig, f)}
 static const ConfigField FIELDS[] = {
     FIELD(arch),        FIELD(vocab),     FIELD(block_size),  FIELD(n_layers),    FIELD(dim),
     FIELD(n_heads),     FIELD(mlp_hidden),  FIELD(mem_block),   FIELD(mem_replace_mlp), FIELD(pkm_keys),
     FIELD(pkm_heads),   FIELD(pkm_key_dim), FIELD(pkm_topk),    FIELD(moe_experts), FIELD(moe_topk),
     FIELD(moe_hidden),  FIELD(moe_shared),
+    FIELD(um_layers),
+    FIELD_AT("um_read0", um_read[0]),   FIELD_AT("um_read1", um_read[1]),
+    FIELD_AT("um_read2", um_read[2]),   FIELD_AT("um_read3", um_read[3]),
+    FIELD_AT("um_write0", um_write[0]), FIELD_AT("um_write1", um_write[1]),
+    FIELD_AT("um_write2", um_write[2]), FIELD_AT("um_write3", um_write[3]),
+    FIELD(um_keys),     FIELD(um_heads),    FIELD(um_key_dim),  FIELD(um_topm),     FIELD(um_value_dim),
+    FIELD(um_softmax),  FIELD(um_value_proj), FIELD(um_share_query), FIELD(um_qk_norm), FIELD(um_ive),
+    FIELD(um_tdqkr),    FIELD(um_cores),    FIELD(um_improved_init), FIELD(um_value_lr_decay),
 };
 #undef FIELD
+#undef FIELD_AT
 #define N_FIELDS ((int)(sizeof FIELDS / sizeof FIELDS[0]))
 
 static int *field_ptr(UmModelConfig *m, int i) { return (int *)((char *)m + FIELDS[i].offset); }
@@ -56,7 +66,7 @@ static int find_field(const char *key, int keylen) {
 }
 
 int config_parse(UmModelConfig *m, const char *text, UmError *err) {
-    int seen[64] = {0};
+    int seen[N_FIELDS] = {0};
     memset(m, 0, sizeof *m);
     for (const char *line = text; *line;) {
         const char *end = strchr(line, '\n');
@@ -98,6 +108,31 @@ int config_diff(const UmModelConfig *a, const UmModelConfig *b, char *buf, int l
     return 0;
 }
 
+// Skip-layer wiring: read at block i, write after block j >= i; spans must
+// not overlap (one memory output in flight at a time, as the released code).
+static int validate_ultramem(const UmModelConfig *m, UmError *err) {
+    if (m->um_layers < 1 || m->um_layers > UM_MAX_MEM_LAYERS)
+        return um_fail(err, "um_layers %d not in 1..%d", m->um_layers, UM_MAX_MEM_LAYERS);
+    for (int i = 0; i < m->um_layers; i++) {
+        int r = m->um_read[i], w = m->um_write[i];
+        if (r < 0 || w < r || w >= m->n_layers)
+            return um_fail(err, "memory layer %d wiring %d:%d needs 0 <= read <= write < %d", i, r, w, m->n_layers);
+        if (i > 0 && r <= m->um_write[i - 1])
+            return um_fail(err, "memory layers %d and %d overlap (%d:%d then %d:%d)", i - 1, i, m->um_read[i - 1],
+                           m->um_write[i - 1], r, w);
+    }
+    if (m->um_keys < 2 || m->um_keys > 4096) return um_fail(err, "um_keys %d not in 2..4096", m->um_keys);
+    if (m->um_heads < 1 || m->um_key_dim < 1) return um_fail(err, "um_heads and um_key_dim must be positive");
+    if (m->um_topm < 1 || m->um_topm > m->um_keys) return um_fail(err, "um_topm %d not in 1..um_keys", m->um_topm);
+    if (m->um_ive != 1 && m->um_ive != 4 && m->um_ive != 9 && m->um_ive != 16)
+        return um_fail(err, "um_ive %d must be a square: 1, 4, 9 or 16", m->um_ive);
+    if (m->um_ive > 1 && !m->um_value_proj) return um_fail(err, "um_ive > 1 needs um_value_proj");
+    if (m->um_cores > 1 && !m->um_tdqkr) return um_fail(err, "um_cores > 1 (MCS) needs um_tdqkr");
+    int dv = m->um_value_proj ? m->um_value_dim : m->dim;
+    if (m->um_cores < 1 || dv % m->um_cores) return um_fail(err, "value dim %d not divisible by um_cores %d", dv, m->um_cores);
+    return 0;
+}
+
 int config_validate(const UmModelConfig *m, UmError *err) {
     if (m->arch < 0 || m->arch >= ARCH_COUNT) return um_fail(err, "unknown arch id %d", m->arch);
     if (m->vocab != 256) return um_fail(err, "vocab must be 256 (bytes), got %d", m->vocab);
@@ -115,6 +150,7 @@ int config_validate(const UmModelConfig *m, UmError *err) {
         if (m->pkm_topk < 1 || m->pkm_topk > m->pkm_keys)
             return um_fail(err, "pkm_topk %d not in 1..pkm_keys (%d)", m->pkm_topk, m->pkm_keys);
     }
+    if (m->arch == ARCH_ULTRAMEM && validate_ultramem(m, err)) return -1;
     if (m->arch == ARCH_MOE) {
         if (m->moe_experts < 1 || m->moe_experts > 256) return um_fail(err, "moe_experts %d not in 1..256", m->moe_experts);
         if (m->moe_topk < 1 || m->moe_topk > m->moe_experts)
@@ -174,6 +210,27 @@ static void moe_shape(UmModelConfig *m) {
     m->moe_shared = 0;
 }
 
+// UltraMem: two memory layers wired skip-layer (block 0 -> after block 1,
+// block 2 -> after block 3 for L = 4), every trick on. Their values are sized
+// so the total parameters equal the MoE preset's, and the MLPs are narrowed a
+// little so activated FLOPs per token stay within a few % of dense (the key
+// scoring over sqrt(E)*n keys per side and the E-way output projection are
+// the memory layers' main compute).
+static void ultramem_shape(UmModelConfig *m, const char *size) {
+    int L = m->n_layers;
+    m->um_layers = 2;
+    m->um_read[0] = 0, m->um_write[0] = L / 2 - 1;
+    m->um_read[1] = L / 2, m->um_write[1] = L - 1;
+    m->um_heads = 2;
+    m->um_key_dim = m->dim / 8;
+    m->um_value_dim = m->dim / 2;
+    m->um_softmax = 0, m->um_value_proj = 1, m->um_share_query = 1, m->um_qk_norm = 1;
+    m->um_ive = 4, m->um_tdqkr = 1, m->um_cores = 2, m->um_improved_init = 1, m->um_value_lr_decay = 1;
+    if (strcmp(size, "nano") == 0) m->um_keys = 8, m->um_topm = 4;
+    else if (strcmp(size, "tiny") == 0) m->um_keys = 110, m->um_topm = 16, m->mlp_hidden = 416;
+    else m->um_keys = 166, m->um_topm = 32, m->mlp_hidden = 672;
+}
+
 int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch, UmError *err) {
     if (strcmp(size, "nano") == 0) {
         dense_shape(m, 16, 2, 32, 2);
@@ -190,6 +247,7 @@ int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch
     m->arch = arch;
     if (arch == ARCH_PKM) pkm_shape(m, size);
     else if (arch == ARCH_MOE) moe_shape(m);
+    else if (arch == ARCH_ULTRAMEM) ultramem_shape(m, size);
     else if (arch != ARCH_DENSE)
         return um_fail(err, "--arch %s is not built yet (allowed: dense, pkm, moe)", arch_name(arch));
     return 0;

@@ -41,7 +41,31 @@ typedef struct {
     int moe_topk;     // k experts per token
     int moe_hidden;   // F_e inner size of one expert
     int moe_shared;   // 1: an always-on shared expert as well
+
+    // arch ultramem: UltraMem layers wired skip-layer (chapters 05-07).
+    // Memory layer i reads the normalised FFN input of block um_read[i] and
+    // its output is added to the residual stream after block um_write[i].
+    int um_layers;     // how many memory layers (0..UM_MAX_MEM_LAYERS)
+    int um_read[4];    // UM_MAX_MEM_LAYERS entries
+    int um_write[4];
+    int um_keys;       // n: physical keys per side, n*n value rows per layer
+    int um_heads;      // H memory heads (own keys and cores, one value table)
+    int um_key_dim;    // Dk per side
+    int um_topm;       // m
+    int um_value_dim;  // Dv (with um_value_proj; D otherwise)
+    // the tricks, each a switch (the ablation ladder turns them on one by one)
+    int um_softmax;      // 1: softmax over the m scores (PKM); 0: raw scores (UltraMem)
+    int um_value_proj;   // 1: values of width Dv and an output projection
+    int um_share_query;  // 1: one query serves all heads
+    int um_qk_norm;      // 1: RMSNorm on queries and keys
+    int um_ive;          // E virtual blocks (1 = off, 4 = UltraMem)
+    int um_tdqkr;        // 1: Tucker scoring, rank 2
+    int um_cores;        // MCS cores h (1 = off, 2 = UltraMem)
+    int um_improved_init;
+    int um_value_lr_decay;  // 1: value LR multiplier 4x -> 1x over the run; 0: constant 4x
 } UmModelConfig;
+
+#define UM_MAX_MEM_LAYERS 4
 
 typedef struct {
     int steps;          // optimizer steps

@@ -30,20 +30,23 @@ double eval_val_loss_report(UmModel *m, const UmData *d, int B, int max_batches,
     if (max_batches > 0 && n > max_batches) n = max_batches;
     int *inputs = um_alloc((size_t)B * T * sizeof(int)), *targets = um_alloc((size_t)B * T * sizeof(int));
     UmPkm *pkm = r ? model_pkm(m) : NULL;
+    UmUltraMem *mem = r ? m->mems[0] : NULL;  // the first UltraMem layer speaks for the others
     UmMemStats stats;
     if (pkm) um_mem_stats_init(&stats, pkm->n_slots);
+    if (mem) um_mem_stats_init(&stats, mem->n_phys);
     double sum = 0, max_ratio = 0, overflow = 0;
     int moe_count = 0;
     for (int i = 0; i < n; i++) {
         data_val_batch(d, i, B, T, inputs, targets);
         sum += model_forward(m, inputs, targets, B, T);
         if (pkm) um_pkm_stats_accumulate(pkm, &stats);
+        if (mem) um_ultramem_stats_accumulate(mem, &stats);
         if (r) add_moe_figures(m, &max_ratio, &overflow, &moe_count);
     }
     if (r) {
         memset(r, 0, sizeof *r);
-        r->has_memory = pkm != NULL;
-        if (pkm) {
+        r->has_memory = pkm || mem;
+        if (r->has_memory) {
             r->usage_pct = um_mem_stats_usage(&stats);
             r->kl_uniform = um_mem_stats_kl_uniform(&stats, 0);
             r->top1_mean = um_mem_stats_mean_top1(&stats);

@@ -71,6 +71,7 @@ int train_run(UmModel *m, const UmData *d, const UmTrainConfig *cfg, UmTrainStat
             break;
         }
         double lr = lr_cosine(step, cfg->steps, cfg->warmup, cfg->lr, cfg->min_lr);
+        model_update_schedules(m, step, cfg->steps);
         adamw_step(&m->params, &opt, (real)lr, step + 1);
         state->step = step + 1;
         state->rng_state = rng.state;

@@ -98,7 +98,40 @@ static void init_sparse_layers(UmModel *m, int l, int max_tokens, UmRng *rng) {
     }
 }
 
+UmUltraMemConfig model_ultramem_config(const UmModelConfig *c) {
+    UmUltraMemConfig u = um_ultramem_config_default();
+    u.n = c->um_keys, u.H = c->um_heads, u.Dk = c->um_key_dim, u.m = c->um_topm;
+    u.softmax = c->um_softmax;
+    u.value_proj = c->um_value_proj;
+    u.Dv = c->um_value_proj ? c->um_value_dim : c->dim;
+    u.share_query = c->um_share_query;
+    u.qk_norm = c->um_qk_norm;
+    u.E = c->um_ive;
+    u.tdqkr = c->um_tdqkr;
+    u.r = c->um_tdqkr ? 2 : 1;
+    u.cores = c->um_cores;
+    u.aux_alpha = c->um_tdqkr ? u.aux_alpha : 0;
+    u.improved_init = c->um_improved_init;
+    u.calibrate_norm = c->um_improved_init && c->um_qk_norm;
+    u.value_lr_schedule = c->um_value_lr_decay ? UM_VALUE_LR_LINEAR : UM_VALUE_LR_CONSTANT;
+    u.init_n_layers = c->um_layers;
+    return u;
+}
+
+static void init_memories(UmModel *m, int max_tokens, UmRng *rng) {
+    if (m->cfg.arch != ARCH_ULTRAMEM) return;
+    UmUltraMemConfig u = model_ultramem_config(&m->cfg);
+    for (int i = 0; i < m->cfg.um_layers; i++) {
+        char prefix[UM_NAME_LEN];
+        snprintf(prefix, sizeof prefix, "memory.%d.ultramem.", i);
+        m->mems[i] = um_alloc(sizeof *m->mems[i]);
+        um_ultramem_init(m->mems[i], &u, m->cfg.dim, max_tokens, &m->params, rng, prefix);
+    }
+}
+
 static void free_sparse_layers(UmModel *m) {
+    for (int i = 0; i < UM_MAX_MEM_LAYERS; i++)
+        if (m->mems[i]) um_ultramem_free(m->mems[i]), um_free(m->mems[i]), m->mems[i] = NULL;
     if (!m->slots) return;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         if (m->slots[l].pkm) um_pkm_free(m->slots[l].pkm), um_free(m->slots[l].pkm);
@@ -136,6 +169,7 @@ int model_init_batch(UmModel *m, const UmModelConfig *cfg, uint64_t seed, int ma
         register_block(m, l, g_decay, g_nodecay, &rng);
         init_sparse_layers(m, l, max_batch * cfg->block_size, &rng);
     }
+    init_memories(m, max_batch * cfg->block_size, &rng);
     m->lnf_w = add(m, g_nodecay, "lnf.weight", D, 0);
     m->lnf_b = add(m, g_nodecay, "lnf.bias", D, 0);
     param_fill(m->lnf_w, 1);
@@ -160,6 +194,8 @@ static void free_acts(UmModel *m) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) um_free(bufs[i]);
     um_free(m->inputs);
     um_free(m->targets);
+    for (int i = 0; i < UM_MAX_MEM_LAYERS; i++) um_free(m->mem_out[i]), um_free(m->mem_dinp[i]);
+    memset(m->mem_out, 0, sizeof m->mem_out), memset(m->mem_dinp, 0, sizeof m->mem_dinp);
     m->acts = NULL;
 }
 
@@ -191,6 +227,8 @@ static void alloc_acts(UmModel *m, int B) {
     g->dres = buf(N * D), g->dln = buf(N * D), g->datty = buf(N * D), g->dqkv = buf(N * 3 * D);
     g->dpreatt = buf(att), g->datt = buf(att), g->dfc = buf(N * F);
     g->dlogits = buf(N * V), g->dlnf = buf(N * D);
+    for (int i = 0; i < UM_MAX_MEM_LAYERS; i++)
+        if (m->mems[i]) m->mem_out[i] = buf(N * D), m->mem_dinp[i] = buf(N * D);
     m->inputs = um_alloc(N * sizeof(int));
     m->targets = um_alloc(N * sizeof(int));
     m->max_tokens = (int)N;
@@ -244,6 +282,17 @@ static void block_forward(UmModel *m, int l, const real *x, int B, int T) {
     add_into(a->res3, a->res2, a->ffn_out, (size_t)N * D);
 }
 
+// Skip-layer memories: memory i reads block um_read[i]'s normalised FFN
+// input and adds its output to the residual stream after block um_write[i].
+static void memories_forward(UmModel *m, int l, int N) {
+    for (int i = 0; i < m->cfg.um_layers && m->mems[i]; i++) {
+        if (m->cfg.um_write[i] != l) continue;
+        um_ultramem_forward(m->mems[i], m->mem_out[i], m->acts[m->cfg.um_read[i]].ln2, N);
+        add_into(m->acts[l].res3, m->acts[l].res3, m->mem_out[i], (size_t)N * m->cfg.dim);
+        m->aux_loss += m->mems[i]->aux_loss;
+    }
+}
+
 double model_forward(UmModel *m, const int *inputs, const int *targets, int B, int T) {
     const UmModelConfig *c = &m->cfg;
     if (!m->acts) alloc_acts(m, m->max_batch);
@@ -256,6 +305,7 @@ double model_forward(UmModel *m, const int *inputs, const int *targets, int B, i
     const real *x = m->encoded;
     for (int l = 0; l < c->n_layers; l++) {
         block_forward(m, l, x, B, T);
+        memories_forward(m, l, N);
         x = m->acts[l].res3;
     }
     layernorm_forward(m->lnf, m->lnf_mean, m->lnf_rstd, x, m->lnf_w->data, m->lnf_b->data, N, D);
@@ -275,6 +325,23 @@ static void zero(real *x, size_t n) { memset(x, 0, n * sizeof(real)); }
 
 // Forward was: ffn_out = mlp(ln2). dout = g->dres (the residual passes the
 // gradient of res3 straight to ffn_out). Writes d(ln2) into g->dln.
+// Forward was: res3[write] += memory(ln2[read]). So at the top of block
+// `write`'s backward, g->dres = d(res3) is also the memory's dout; its input
+// gradient waits in mem_dinp until block `read` adds it to d(ln2).
+static void memories_backward_out(UmModel *m, int l, int N) {
+    for (int i = 0; i < m->cfg.um_layers && m->mems[i]; i++) {
+        if (m->cfg.um_write[i] != l) continue;
+        zero(m->mem_dinp[i], (size_t)N * m->cfg.dim);
+        um_ultramem_backward(m->mems[i], m->mem_dinp[i], m->grads.dres, m->acts[m->cfg.um_read[i]].ln2, N);
+    }
+}
+
+static void memories_backward_in(UmModel *m, int l, int N) {
+    for (int i = 0; i < m->cfg.um_layers && m->mems[i]; i++)
+        if (m->cfg.um_read[i] == l)
+            add_into(m->grads.dln, m->grads.dln, m->mem_dinp[i], (size_t)N * m->cfg.dim);
+}
+
 // A sum of branches: each branch gets the same dout and adds its d(ln2).
 static void ffn_slot_backward(UmModel *m, int l, int N) {
     UmBlockParams *p = &m->blocks[l];
@@ -288,6 +355,7 @@ static void ffn_slot_backward(UmModel *m, int l, int N) {
                      a->fc_pre, a->fc_act, p->w1->data, p->w2->data, N, D, F);
     if (s->pkm) um_pkm_backward(s->pkm, g->dln, g->dres, a->ln2, N);
     if (s->moe) um_moe_backward(s->moe, g->dln, g->dres, a->ln2, N);  // includes the aux-loss gradients
+    memories_backward_in(m, l, N);
 }
 
 // On entry g->dres = d(res3); on exit g->dres = d(x), the block's input.
@@ -300,6 +368,7 @@ static void block_backward(UmModel *m, int l, const real *x, int B, int T) {
     UmGradScratch *g = &m->grads;
     int D = m->cfg.dim, H = m->cfg.n_heads, N = B * T;
     size_t att = (size_t)B * H * T * T;
+    memories_backward_out(m, l, N);
     ffn_slot_backward(m, l, N);
     layernorm_backward(g->dres, p->ln2_w->grad, p->ln2_b->grad, g->dln, a->res2, p->ln2_w->data, a->ln2_mean,
                        a->ln2_rstd, N, D);
@@ -347,8 +416,11 @@ size_t model_total_params(const UmModel *m) { return params_total(&m->params); }
 static void sparse_params(const UmModel *m, size_t *total, size_t *activated) {
     *total = *activated = 0;
     for (int i = 0; i < m->params.count; i++)
-        if (strstr(m->params.params[i]->name, ".pkm.") || strstr(m->params.params[i]->name, ".moe."))
+        if (strstr(m->params.params[i]->name, ".pkm.") || strstr(m->params.params[i]->name, ".moe.") ||
+            strstr(m->params.params[i]->name, ".ultramem."))
             *total += m->params.params[i]->numel;
+    for (int i = 0; i < UM_MAX_MEM_LAYERS; i++)
+        if (m->mems[i]) *activated += um_ultramem_activated_params(m->mems[i]);
     for (int l = 0; l < m->cfg.n_layers; l++) {
         if (m->slots[l].pkm) *activated += um_pkm_activated_params(m->slots[l].pkm);
         if (m->slots[l].moe) *activated += um_moe_activated_params(m->slots[l].moe);
@@ -377,5 +449,14 @@ double model_flops_per_token(const UmModel *m) {
         if (s->pkm) flops += um_pkm_flops_per_token(s->pkm);
         if (s->moe) flops += um_moe_flops_per_token(s->moe);
     }
+    for (int i = 0; i < UM_MAX_MEM_LAYERS; i++)
+        if (m->mems[i]) flops += um_ultramem_flops_per_token(m->mems[i]);
     return flops;
+}
+
+void model_update_schedules(UmModel *m, int step, int total_steps) {
+    if (!m->mems[0]) return;
+    double mult = um_ultramem_value_lr_mult(&m->mems[0]->cfg, step, total_steps);
+    for (int g = 0; g < m->params.n_groups; g++)
+        if (strcmp(m->params.groups[g].name, "memory_values") == 0) m->params.groups[g].lr_mult = (real)mult;
 }

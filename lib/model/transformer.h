@@ -14,6 +14,7 @@
 #include "base/params.h"
 #include "memory/moe.h"
 #include "memory/pkm.h"
+#include "memory/ultramem.h"
 #include "model/config.h"
 
 // The parameters of one block, all registered in the model's registry.
@@ -65,6 +66,10 @@ typedef struct {
     UmParam *lnf_w, *lnf_b;  // (D)
     UmBlockParams *blocks;   // [L]
     UmFfnSlot *slots;        // [L]
+    // arch ultramem: skip-layer memories (cfg.um_read[i] -> after cfg.um_write[i])
+    UmUltraMem *mems[UM_MAX_MEM_LAYERS];
+    real *mem_out[UM_MAX_MEM_LAYERS];   // (N, D) each memory's output
+    real *mem_dinp[UM_MAX_MEM_LAYERS];  // (N, D) gradient into each memory's input
 
     // activations, allocated for up to max_tokens = B*T tokens
     int max_tokens, max_batch;
@@ -100,6 +105,14 @@ void model_backward(UmModel *model);
 // (so not in the checkpoint): the MoE balance-loss alpha and z-loss beta of
 // every MoE layer (chapter 04 sets alpha = 0 to show routing collapse).
 void model_set_moe_aux(UmModel *model, double balance_alpha, double zloss_beta);
+
+// Per-step schedules of the sparse layers (UltraMem's value learning rate
+// decaying 4x -> 1x): the trainer calls this before each optimizer step.
+void model_update_schedules(UmModel *model, int step, int total_steps);
+
+// The UltraMem config a model's memory layers use (shapes from cfg, the rest
+// the layer's defaults), for the ladder and for tools.
+UmUltraMemConfig model_ultramem_config(const UmModelConfig *cfg);
 
 // Accounting for `um params`: parameter counts and forward FLOPs per token
 // (2 x multiply-adds, attention at full context T).
