@@ -4,8 +4,8 @@
 #   make test-asan       the whole Check suite (float and double) built with
 #                        AddressSanitizer + UndefinedBehaviorSanitizer; also
 #                        the bin/um and fuzz replay drivers the tests run
-#   make test-valgrind   the whole Check suite under valgrind (memcheck), no
-#                        forking, one thread, AVX2 (valgrind has no AVX-512)
+#   make test-valgrind   the whole Check suite under valgrind (memcheck), one
+#                        thread, AVX2 (valgrind has no AVX-512); slow: ~30x
 #   make fuzz            every libFuzzer target for FUZZ_TIME seconds each
 #                        (clang); crashes land in tests/fuzz/regressions/<t>/
 #   make fuzz-one FUZZ_TARGET=checkpoint FUZZ_TIME=600
@@ -119,13 +119,16 @@ test-asan: datasets bin/asan/test_f32 bin/asan/test_f64 bin/asan/um $(ASAN_REPLA
 	$(ASAN_ENV) bin/asan/test_f64
 
 # ---------------------------------------------------------------- valgrind
-# CK_FORK=no: valgrind follows one process; leaks of every test add up there.
-# One OpenMP thread (libgomp's pool is not a leak, but it is noise), AVX2
-# kernels (valgrind cannot decode AVX-512). Any error or definite/indirect
-# leak makes valgrind exit 99.
+# Check forks every test and valgrind follows forks (not execs), so each
+# test's process is checked on its own: an error or a definite/indirect leak
+# makes that process exit 99 and Check reports the test by name. (CK_FORK=no
+# cannot work: the exit tests, e.g. "um_die on a bad target", would end the
+# runner.) Timeouts x30 (valgrind is ~30x slower). One OpenMP thread
+# (libgomp's pool is noise, not a leak); AVX2 kernels (valgrind cannot decode
+# AVX-512).
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
             --errors-for-leak-kinds=definite,indirect --track-origins=no
-VALGRIND_ENV := CK_FORK=no OMP_NUM_THREADS=1 UM_SIMD=$(if $(filter yes,$(HAVE_AVX2)),avx2,scalar)
+VALGRIND_ENV := CK_TIMEOUT_MULTIPLIER=30 OMP_NUM_THREADS=1 UM_SIMD=$(if $(filter yes,$(HAVE_AVX2)),avx2,scalar)
 
 test-valgrind: all bin/test_f32 bin/test_f64
 	@echo "== float suites under valgrind (slow: minutes) =="
