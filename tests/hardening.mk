@@ -139,7 +139,9 @@ test-valgrind: all bin/test_f32 bin/test_f64
 # ---------------------------------------------------------------- fuzzing
 # libFuzzer needs clang: Debian's clang and libclang-rt-14-dev. The library is
 # rebuilt with coverage (fuzzer-no-link) + ASan + UBSan; no OpenMP.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Ilib -Iviz -fno-omit-frame-pointer \
+# -MMD -MP: header dependencies (the top Makefile includes build/**/*.d); without
+# them a changed struct in a header left stale objects that disagreed on its size.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -MMD -MP $(WARN) -Ilib -Iviz -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_OBJ    := $(FUZZ_LIB_SRC:%.c=build/fuzz/%.o)
