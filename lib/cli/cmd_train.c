@@ -9,6 +9,7 @@
 #include "model/evaluate.h"
 #include "model/questions.h"
 #include "model/train.h"
+#include "live.h"
 
 static const char *SUMMARY =
     "Train a byte-level transformer on a text file, validating as it goes, and save a checkpoint.\n"
@@ -53,6 +54,23 @@ static void report_recall(const UmOptions *o, UmModel *m) {
     questions_free(&q);
 }
 
+// The training run, as the visualiser calls it (on a worker thread when a
+// window is open): hook publishes snapshots, stop is set when the user quits.
+typedef struct {
+    UmModel *model;
+    const UmData *data;
+    const UmTrainConfig *tc;
+    UmTrainState *state;
+    const char *ckpt;
+    UmError *err;
+} TrainJob;
+
+static int train_job(void *ctx, UmStepHook hook, void *hook_ctx, volatile int *stop) {
+    TrainJob *j = ctx;
+    UmTrainRun run = {.ckpt_path = j->ckpt, .log = stdout, .on_step = hook, .hook_ctx = hook_ctx, .stop = stop};
+    return train_run(j->model, j->data, j->tc, j->state, &run, j->err);
+}
+
 int cmd_train(int argc, char **argv) {
     UmOptions o = {.arch = "dense", .size = "tiny", .data = DEFAULT_DATA, .max_questions = 1000};
     options_parse(&o, CMD_TRAIN, "train", SUMMARY, argc, argv, 2);
@@ -74,9 +92,14 @@ int cmd_train(int argc, char **argv) {
     }
     if (o.ckpt) cli_make_parent_dirs(o.ckpt);
     print_header(&o, &model, &tc, &data);
-    UmTrainRun run = {.ckpt_path = o.ckpt, .log = stdout};
     double t0 = um_now();
-    if (train_run(&model, &data, &tc, &state, &run, &err)) um_die(UM_EXIT_RUNTIME, "%s", err.msg);
+    TrainJob job = {&model, &data, &tc, &state, o.ckpt, &err};
+    char title[64];
+    snprintf(title, sizeof title, "%s %s", arch_name(mc.arch), o.size);
+    UmVizOptions viz = {.png_dir = o.png, .png_every = 100, .no_window = o.no_viz || o.png, .title = title,
+                        .text_context_source = o.data};
+    int rc = o.no_viz && !o.png ? train_job(&job, NULL, NULL, NULL) : viz_run_training(&viz, &model, train_job, &job);
+    if (rc) um_die(UM_EXIT_RUNTIME, "%s", err.msg);
     double secs = um_now() - t0;
     double val = eval_val_loss(&model, &data, tc.batch, 0);
     printf("done in %.1fs: validation %.4f bits/byte on the whole held-out split (unigram entropy %.3f)\n", secs,

@@ -4,6 +4,7 @@
 //   um sample  generate text from a checkpoint
 //   um eval    validation bits/byte and fact recall of a checkpoint
 //   um params  parameter and FLOP accounting of an arch and size
+//   um viz     look inside a checkpoint: retrieval for each byte of a prompt
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +19,9 @@ static void usage(FILE *out) {
             "  train    train a byte-level model: um train --arch dense --size tiny --data FILE\n"
             "  sample   generate text:            um sample --ckpt FILE --prompt TEXT\n"
             "  eval     bits/byte and recall:     um eval --ckpt FILE --data FILE --questions FILE\n"
-            "  params   parameters and FLOPs:     um params --arch moe --size tiny\n");
+            "  params   parameters and FLOPs:     um params --arch moe --size tiny\n"
+            "  viz      look inside a checkpoint: um viz --ckpt FILE --prompt TEXT\n\n"
+            "um train --use-exercises ... trains with your exercise code (exercises/*.c; make bin/um-exercises)\n");
 }
 
 int main(int argc, char **argv) {
@@ -36,6 +39,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sample")) return cmd_sample(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "params")) return cmd_params(argc, argv);
-    fprintf(stderr, "error: unknown command '%s' (allowed: train, sample, eval, params; see: um --help)\n", cmd);
+    if (!strcmp(cmd, "viz")) return cmd_viz(argc, argv);
+    fprintf(stderr, "error: unknown command '%s' (allowed: train, sample, eval, params, viz; see: um --help)\n", cmd);
     return UM_EXIT_USAGE;
 }
