@@ -165,7 +165,8 @@ test: all bin/test_f32 bin/test_f64
 
 # ---------------------------------------------------------------- chapters
 # make ch02 -> builds chapters/02_*/main.c into bin/ch02 and runs it.
-bin/ch%: lib/libum.a $(VIZ_OBJ) | check-deps
+.SECONDEXPANSION:
+bin/ch%: $$(wildcard chapters/$$*_*/main.c) lib/libum.a $(VIZ_OBJ) | check-deps
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(SDL_CFLAGS) $(STB_CFLAGS) $(wildcard chapters/$*_*/main.c) \
 	  $(filter-out build/f32/viz/window%,$(VIZ_OBJ)) lib/libum.a -o $@ $(SDL_LIBS) $(LDLIBS)
@@ -176,7 +177,7 @@ ch%: all bin/ch%
 clean:
 	rm -rf build bin out/obj lib/libum.a
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' 2>/dev/null) $(wildcard bin/*.d)
 
 # ---------------------------------------------------------------- fragments
 # Larger features keep their rules beside their code.

@@ -84,6 +84,11 @@ int cmd_train(int argc, char **argv) {
     UmModel model;
     int max_batch = tc.batch > UM_DEFAULT_MAX_BATCH ? tc.batch : UM_DEFAULT_MAX_BATCH;
     if (model_init_batch(&model, &mc, tc.seed, max_batch, &err)) um_die(UM_EXIT_USAGE, "um train: %s", err.msg);
+    if (option_given(&o, "moe-alpha") || option_given(&o, "moe-zloss")) {
+        if (mc.arch != ARCH_MOE) um_die(UM_EXIT_USAGE, "um train: --moe-alpha/--moe-zloss need --arch moe");
+        model_set_moe_aux(&model, option_given(&o, "moe-alpha") ? o.moe_alpha : 0.01,
+                          option_given(&o, "moe-zloss") ? o.moe_zloss : 1e-3);
+    }
     UmTrainState state;
     train_state_fresh(&state, tc.seed);
     if (o.resume) {

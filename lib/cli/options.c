@@ -50,6 +50,8 @@ static const Flag FLAGS[] = {
     {"max-questions", T_INT, OFF(max_questions), 0, 1e8, CMD_TRAIN | CMD_EVAL, "questions scored for recall, 0 = all (default 1000)", NULL, 0},
     {"png", T_STR, OFF(png), 0, 0, CMD_TRAIN | CMD_VIZ, "write visualiser frames as PNG files into this directory", NULL, 0},
     {"no-viz", T_BOOL, OFF(no_viz), 0, 0, CMD_TRAIN, "never open the visualiser window", NULL, 0},
+    {"moe-alpha", T_REAL, OFF(moe_alpha), 0, 10, CMD_TRAIN, "arch moe: load-balancing loss weight (default 0.01; 0 shows collapse)", NULL, 0},
+    {"moe-zloss", T_REAL, OFF(moe_zloss), 0, 10, CMD_TRAIN, "arch moe: router z-loss weight (default 0.001)", NULL, 0},
 };
 #undef OFF
 #define N_FLAGS ((int)(sizeof FLAGS / sizeof FLAGS[0]))

@@ -30,6 +30,8 @@ typedef struct {
     // visualiser
     const char *png;
     int no_viz;
+    // MoE training knobs
+    double moe_alpha, moe_zloss;
     // which flags were given (by table index), to tell defaults from choices
     unsigned char given[64];
 } UmOptions;
