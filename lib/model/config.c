@@ -237,7 +237,7 @@ int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch
         train_defaults(t, 60, 8, 3e-3);
     } else if (strcmp(size, "tiny") == 0) {
         dense_shape(m, 128, 4, 128, 4);
-        train_defaults(t, 2000, 16, 2e-3);
+        train_defaults(t, 1200, 16, 2e-3);
     } else if (strcmp(size, "small") == 0) {
         dense_shape(m, 256, 6, 192, 6);
         train_defaults(t, 4000, 16, 1.5e-3);
