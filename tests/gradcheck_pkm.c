@@ -19,6 +19,8 @@
 #include "memory/pkm.h"
 #include "memory/product_keys.h"
 
+#include "helpers/fdcheck.h"
+
 #define EPS 1e-5
 #define TOL 1e-6
 #define MAX_DRAWS 20
@@ -132,22 +134,10 @@ static int layer_loss(LayerCase *c, double *L) {
     return 0;
 }
 
+static int layer_loss_cb(void *ctx, double *L) { return layer_loss(ctx, L); }
+
 static double layer_check_tensor(LayerCase *c, real *x, const real *analytic, size_t len, const char *name) {
-    double worst = 0;
-    for (size_t i = 0; i < len; i++) {
-        real saved = x[i];
-        double Lp, Lm;
-        x[i] = saved + EPS;
-        int flip = layer_loss(c, &Lp);
-        x[i] = saved - EPS;
-        flip |= layer_loss(c, &Lm);
-        x[i] = saved;
-        if (flip) return -1;
-        double num = (Lp - Lm) / (2 * EPS), e = grad_err(analytic[i], num);
-        if (e > TOL) fprintf(stderr, "%s[%zu]: analytic %.12g numeric %.12g\n", name, i, analytic[i], num);
-        if (e > worst) worst = e;
-    }
-    return worst;
+    return fd_check_tensor(x, analytic, len, name, layer_loss_cb, c, EPS, TOL, 1e-6);
 }
 
 // Returns the worst relative error over dinp and every parameter gradient,

@@ -25,6 +25,8 @@
 #include "memory/tucker.h"
 #include "memory/ultramem.h"
 
+#include "helpers/fdcheck.h"
+
 #define EPS 1e-5
 #define TOL 1e-6
 #define MAX_DRAWS 30
@@ -66,22 +68,10 @@ static int loss(Case *c, double *L) {
     return 0;
 }
 
+static int loss_cb(void *ctx, double *L) { return loss(ctx, L); }
+
 static double check_tensor(Case *c, real *x, const real *analytic, size_t len, const char *name) {
-    double worst = 0;
-    for (size_t i = 0; i < len; i++) {
-        real saved = x[i];
-        double Lp, Lm;
-        x[i] = saved + EPS;
-        int flip = loss(c, &Lp);
-        x[i] = saved - EPS;
-        flip |= loss(c, &Lm);
-        x[i] = saved;
-        if (flip) return -1;
-        double num = (Lp - Lm) / (2 * EPS), e = grad_err(analytic[i], num);
-        if (e > TOL) fprintf(stderr, "%s[%zu]: analytic %.12g numeric %.12g\n", name, i, analytic[i], num);
-        if (e > worst) worst = e;
-    }
-    return worst;
+    return fd_check_tensor(x, analytic, len, name, loss_cb, c, EPS, TOL, 1e-4);
 }
 
 // Worst relative error over dinp and every parameter, or -1 on a flip.
