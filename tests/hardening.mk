@@ -109,7 +109,7 @@ bin/asan/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c build/asan/f32/l
 # (ASan costs ~2-3x). halt_on_error: the first report fails the test.
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            UM_BIN=bin/asan/um UM_FUZZ_BIN=bin/asan/fuzz CK_TIMEOUT_MULTIPLIER=3
+            UM_BIN=bin/asan/um UM_FUZZ_BIN=bin/asan/fuzz CK_TIMEOUT_MULTIPLIER=5
 
 .PHONY: test-asan test-valgrind fuzz fuzz-one fuzz-build
 test-asan: datasets bin/asan/test_f32 bin/asan/test_f64 bin/asan/um $(ASAN_REPLAY)
