@@ -2,6 +2,8 @@
 //
 // Suites:
 //   viz_snapshot   history thinning, read statistics, the triple-buffer exchange.
+//   viz_capture    probes attached to a real (nano) model and copied into a
+//                  snapshot: UltraMem's Tucker grid, winners, reads, core.
 //   panels_golden  every panel drawn from a fixed, hand-filled snapshot (no
 //                  model, no SDL) and compared pixel for pixel with
 //                  tests/golden/panel_<name>.png. On a mismatch the test writes
@@ -23,7 +25,9 @@
 #include <sys/stat.h>
 
 #include "canvas.h"
+#include "capture.h"
 #include "colormap.h"
+#include "model/config.h"
 #include "panels.h"
 #include "png.h"
 #include "snapshot.h"
@@ -91,23 +95,26 @@ static void fill_retrieval(VizSnapshot *s, int n, int k, int tucker) {
             m->core_weights[0][q] = m->weights[q] * (1.0f + 0.5f * hashf(40 + q));
             m->core_weights[1][q] = m->weights[q] * (1.0f + 0.5f * hashf(80 + q));
             m->virtual_block[q] = (int)((hashf(120 + q) + 1.0f) * 2.0f) & 3;
+            m->phys[q] = (int)((hashf(160 + q) + 1.0f) * 72.0f) % 144;  // a 12 x 12 value table
         }
+        m->reads_side = n / 2;  // reads per physical value row (UltraMem), not per virtual slot
     }
     m->value_dim = 128, m->value_dim_shown = 48;
     for (int q = 0; q < k; q++)
         for (int d = 0; d < m->value_dim_shown; d++) m->values[q][d] = 0.05f * hashf(3000 + 97 * q + d);
     // Reads: most slots a few times, a dead patch, a few hot slots.
-    for (int i = 0; i < n * n; i++) {
+    int rn = m->reads_side > 0 ? m->reads_side : n;
+    for (int i = 0; i < rn * rn; i++) {
         float u = (hashf(7 * i + 3) + 1.0f) * 0.5f;
         m->reads[i] = (float)(int)(u * u * 20.0f);
     }
-    for (int i = 0; i < n / 4; i++)
-        for (int j = 0; j < n / 3; j++) m->reads[(n / 2 + i) * n + j] = 0;
-    m->reads[3 * n + 5] = 5000, m->reads[(n - 2) * n + n / 2] = 2000;
+    for (int i = 0; i < rn / 4; i++)
+        for (int j = 0; j < rn / 3; j++) m->reads[(rn / 2 + i) * rn + j] = 0;
+    m->reads[3 * rn + 5] = 5000, m->reads[(rn - 2) * rn + rn / 2] = 2000;
     m->window_steps = 200;
     m->window_reads = 0;
-    for (int i = 0; i < n * n; i++) m->window_reads += m->reads[i];
-    viz_read_stats(m->reads, n * n, &m->usage_pct, &m->kl_uniform, &m->dead_slots);
+    for (int i = 0; i < rn * rn; i++) m->window_reads += m->reads[i];
+    viz_read_stats(m->reads, rn * rn, &m->usage_pct, &m->kl_uniform, &m->dead_slots);
 }
 
 static void fill_moe(VizSnapshot *s, int X, int k) {
@@ -252,6 +259,10 @@ START_TEST(test_selected_values_mcs) {
 END_TEST
 START_TEST(test_memory_access) { golden_panel(draw_memory_access, VIZ_LAYER_PKM, 440, 420, "memory_access"); }
 END_TEST
+START_TEST(test_memory_access_ultramem) {  // reads per physical value row
+    golden_panel(draw_memory_access, VIZ_LAYER_ULTRAMEM, 440, 420, "memory_access_ultramem");
+}
+END_TEST
 START_TEST(test_router_probs) { golden_panel(draw_router_probs, VIZ_LAYER_MOE, 440, 420, "router_probs"); }
 END_TEST
 START_TEST(test_expert_loads) { golden_panel(draw_expert_loads, VIZ_LAYER_MOE, 640, 300, "expert_loads"); }
@@ -285,6 +296,10 @@ START_TEST(test_frame_pkm) { golden_frame(VIZ_LAYER_PKM, VIZ_LAYOUT_OVERVIEW, 0,
 END_TEST
 START_TEST(test_frame_moe) { golden_frame(VIZ_LAYER_MOE, VIZ_LAYOUT_OVERVIEW, 0, "frame_moe_overview"); }
 END_TEST
+START_TEST(test_frame_ultramem) {
+    golden_frame(VIZ_LAYER_ULTRAMEM, VIZ_LAYOUT_OVERVIEW, 0, "frame_ultramem_overview");
+}
+END_TEST
 START_TEST(test_frame_help) { golden_frame(VIZ_LAYER_ULTRAMEM, VIZ_LAYOUT_RETRIEVAL, 1, "frame_help"); }
 END_TEST
 
@@ -298,6 +313,7 @@ Suite *panels_golden_suite(void) {
     tcase_add_test(tc, test_selected_values_pkm);
     tcase_add_test(tc, test_selected_values_mcs);
     tcase_add_test(tc, test_memory_access);
+    tcase_add_test(tc, test_memory_access_ultramem);
     tcase_add_test(tc, test_router_probs);
     tcase_add_test(tc, test_expert_loads);
     tcase_add_test(tc, test_loss_curves);
@@ -307,6 +323,7 @@ Suite *panels_golden_suite(void) {
     tcase_add_test(tc, test_text_context);
     tcase_add_test(tc, test_frame_pkm);
     tcase_add_test(tc, test_frame_moe);
+    tcase_add_test(tc, test_frame_ultramem);
     tcase_add_test(tc, test_frame_help);
     suite_add_tcase(s, tc);
     return s;
@@ -371,6 +388,93 @@ Suite *viz_snapshot_suite(void) {
     tcase_add_test(tc, test_history_thins_evenly);
     tcase_add_test(tc, test_read_stats);
     tcase_add_test(tc, test_exchange_hands_over_latest);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+// ================================================================ capture from a real model
+// A nano UltraMem model (every trick on: TDQKR, MCS, IVE), one forward with
+// the taps attached, then what the panels would draw is checked against the
+// layer itself.
+START_TEST(test_capture_ultramem) {
+    UmModelConfig mc;
+    UmTrainConfig tc;
+    UmError err = {{0}};
+    ck_assert_msg(config_preset(&mc, &tc, "nano", arch_from_name("ultramem"), &err) == 0, "%s", err.msg);
+    UmModel *model = calloc(1, sizeof *model);
+    ck_assert_msg(model_init_batch(model, &mc, 7, 2, &err) == 0, "%s", err.msg);
+    VizTaps *taps = calloc(1, sizeof *taps);
+    ck_assert_int_eq(viz_taps_attach(taps, model), mc.um_layers);
+    const UmUltraMem *l = model->mems[0];
+    ck_assert_int_eq(viz_taps_heads(taps, 0), l->cfg.H);
+    int T = mc.block_size, token = T / 2, head = l->cfg.H - 1;
+    viz_taps_select(taps, token, head);
+    int *in = malloc(2 * (size_t)T * sizeof(int));
+    for (int i = 0; i < 2 * T; i++) in[i] = "the fox reads the memory "[i % 25];
+    model_forward(model, in, NULL, 2, T);
+    viz_taps_after_step(taps, 1);
+    VizSnapshot *s = viz_snapshot_new();
+    viz_capture(s, taps, model, 0, head, token);
+
+    const VizRetrieval *m = &s->mem;
+    ck_assert_int_eq(s->layer_kind[0], VIZ_LAYER_ULTRAMEM);
+    ck_assert_int_eq(m->present, 1);
+    ck_assert_int_eq(m->tucker, l->cfg.tdqkr);
+    ck_assert_int_eq(m->n, l->Kn);  // the VIRTUAL grid
+    ck_assert_int_eq(m->k, l->cfg.m);
+    ck_assert_int_eq(m->head, head);
+    ck_assert_int_eq(m->n_cores, l->cfg.cores);
+    ck_assert_int_eq(m->n_virtual, l->cfg.E > 1 ? l->cfg.E : 0);
+    ck_assert_int_eq(m->reads_side, l->cfg.n);
+    ck_assert_int_eq(m->value_dim, l->cfg.Dv);
+    size_t o = ((size_t)token * l->cfg.H + head) * l->cfg.m;  // the layer's own record of this query
+    for (int q = 0; q < m->k; q++) {
+        ck_assert_int_eq(m->slots[q], l->virt[o + q]);
+        ck_assert_int_eq(m->phys[q], l->phys[o + q]);
+        ck_assert_int_eq(m->virtual_block[q], l->block[o + q]);
+        ck_assert_float_eq_tol(m->scores[q], (float)l->total[o + q], 1e-5f);
+        // The full grid agrees with the exact rescoring where the layer computed it.
+        ck_assert_float_eq_tol(m->grid[m->slots[q]], m->scores[q], 1e-4f);
+        ck_assert_float_eq(m->values[q][0], (float)l->values->data[(size_t)l->phys[o + q] * l->cfg.Dv]);
+        float w = 0;
+        for (int c = 0; c < m->n_cores; c++) w += m->core_weights[c][q];
+        ck_assert_float_eq_tol(w, m->weights[q], 1e-5f);
+    }
+    // The full Kn x Kn grid was computed by hand (every pair): its winners
+    // must be at least as good as any other candidate cell.
+    for (int a = 0; a < m->k; a++)
+        for (int b = 0; b < m->k; b++)
+            ck_assert_float_le(m->grid[m->grid_rows[a] * m->n + m->grid_cols[b]], m->scores[0] + 1e-5f);
+    // Reads: every token, head and winner of the batch, per physical row.
+    ck_assert_double_eq(m->window_reads, 2.0 * T * l->cfg.H * l->cfg.m);
+    ck_assert_int_eq(m->window_steps, 1);
+    // The Tucker core of the selected head: one point so far.
+    ck_assert_int_eq(s->tucker.n, l->cfg.tdqkr ? 1 : 0);
+    if (l->cfg.tdqkr) ck_assert_float_eq_tol(s->tucker.sv[0][0], (float)l->svd[head].s[0], 1e-6f);
+
+    // um viz reruns the prompt: a second sample at the same step adds nothing.
+    viz_taps_after_step(taps, 1);
+    viz_capture(s, taps, model, 0, head, token);
+    ck_assert_int_eq(s->tucker.n, l->cfg.tdqkr ? 1 : 0);
+    viz_taps_reset_reads(taps);
+    viz_capture(s, taps, model, 0, head, token);
+    ck_assert_double_eq(s->mem.window_reads, 0.0);
+
+    viz_snapshot_free(s);
+    free(in);
+    viz_taps_detach(taps);
+    ck_assert_ptr_null(model->mems[0]->probe);
+    free(taps);
+    model_free(model);
+    free(model);
+}
+END_TEST
+
+Suite *viz_capture_suite(void) {
+    Suite *s = suite_create("viz_capture");
+    TCase *tc = tcase_create("capture");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_capture_ultramem);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -124,6 +124,35 @@ START_TEST(test_headless_without_display) {
 }
 END_TEST
 
+// UltraMem's skip-layer memories are probed too: a 2-step nano run with
+// --png must write its summary frame (with the Tucker grid, the winners and
+// the core's singular values drawn from the layer, not "no data").
+START_TEST(test_ultramem_training_png) {
+    const char *dir = fixture_dir();
+    char cmd[2048], out[8192], png[512];
+    snprintf(cmd, sizeof cmd,
+             "env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER %s train --arch ultramem --size nano --steps 2 "
+             "--eval-every 0 --eval-batches 1 --data %s/text.txt --ckpt %s/u.ckpt --png %s/um_frames 2>&1",
+             um_bin(), dir, dir, dir);
+    int rc = run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "um train --arch ultramem --png exited %d:\n%s", rc, out);
+    struct stat st;
+    snprintf(png, sizeof png, "%s/um_frames/summary.png", dir);
+    ck_assert_msg(stat(png, &st) == 0 && st.st_size > 1000, "missing %s:\n%s", png, out);
+    // And the checkpoint inspects: one image per prompt position.
+    snprintf(cmd, sizeof cmd,
+             "env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER %s viz --ckpt %s/u.ckpt --prompt 'fox' "
+             "--png %s/um_viz 2>&1",
+             um_bin(), dir, dir);
+    rc = run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "um viz on an ultramem checkpoint exited %d:\n%s", rc, out);
+    for (int t = 0; t < 3; t++) {
+        snprintf(png, sizeof png, "%s/um_viz/position_%03d.png", dir, t);
+        ck_assert_msg(stat(png, &st) == 0 && st.st_size > 1000, "missing %s:\n%s", png, out);
+    }
+}
+END_TEST
+
 Suite *viz_window_suite(void) {
     Suite *s = suite_create("viz_window");
     TCase *tc = tcase_create("window");
@@ -132,6 +161,7 @@ Suite *viz_window_suite(void) {
     tcase_add_test(tc, test_viz_window_under_dummy_driver);
     tcase_add_test(tc, test_train_window_under_dummy_driver);
     tcase_add_test(tc, test_headless_without_display);
+    tcase_add_test(tc, test_ultramem_training_png);
     suite_add_tcase(s, tc);
     return s;
 }

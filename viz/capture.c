@@ -8,13 +8,34 @@
 
 #define MOE_PROBE_WINDOW 50  // forward passes the MoE probe's load ring covers
 
+// The read window's ring over `side` x `side` running counts.
+static void alloc_read_window(VizTap *tp, const uint64_t *counts, int side) {
+    tp->counts = counts, tp->read_side = side, tp->read_slots = side * side;
+    tp->chunk_reads = um_alloc((size_t)VIZ_READ_CHUNKS * tp->read_slots * sizeof(float));
+    tp->at_chunk_start = um_alloc((size_t)tp->read_slots * sizeof(uint64_t));
+}
+
 static void tap_pkm(VizTap *tp, UmPkm *l, int block) {
     tp->kind = VIZ_LAYER_PKM, tp->block = block, tp->pkm = l;
-    int n = l->cfg.n, slots = n * n;
-    um_retrieval_probe_init(&tp->rp, n, l->cfg.k, 0, 0);
-    tp->chunk_reads = um_alloc((size_t)VIZ_READ_CHUNKS * slots * sizeof(float));
-    tp->at_chunk_start = um_alloc((size_t)slots * sizeof(uint64_t));
+    um_retrieval_probe_init(&tp->rp, l->cfg.n, l->cfg.k, 0, 0);
+    alloc_read_window(tp, tp->rp.read_counts, l->cfg.n);
     l->probe = &tp->rp;
+}
+
+// UltraMem: the probe's grid is the VIRTUAL one (Kn = sqrt(E) n keys per
+// side); reads are watched per physical value row (n x n of them).
+static void tap_ultramem(VizTap *tp, UmUltraMem *l, int block) {
+    tp->kind = VIZ_LAYER_ULTRAMEM, tp->block = block, tp->um = l;
+    const UmUltraMemConfig *c = &l->cfg;
+    um_ultramem_probe_init(&tp->up, l->Kn, c->m, c->r, c->cores, l->n_phys, 0, 0);
+    alloc_read_window(tp, tp->up.phys_read_counts, c->n);
+    tp->tucker_hist = um_alloc((size_t)c->H * sizeof(VizTuckerHistory));
+    l->probe = &tp->up;
+}
+
+static int ultramem_fits(const UmUltraMem *l) {
+    return l->Kn <= VIZ_MAX_N && l->cfg.m <= VIZ_MAX_K && l->cfg.cores <= VIZ_MAX_CORES && l->cfg.r <= VIZ_MAX_RANK &&
+           l->cfg.n * l->cfg.n == l->n_phys;
 }
 
 static void tap_moe(VizTap *tp, UmMoe *l, int block, int T) {
@@ -34,6 +55,11 @@ int viz_taps_attach(VizTaps *t, UmModel *m) {
             tap_pkm(&t->tap[t->n++], s->pkm, b);
         if (s->moe && t->n < VIZ_MAX_LAYERS && s->moe->X <= VIZ_MAX_X) tap_moe(&t->tap[t->n++], s->moe, b, m->cfg.block_size);
     }
+    // Skip-layer memories live beside the blocks: listed after them, each
+    // under the block whose FFN input it reads.
+    for (int i = 0; i < m->cfg.um_layers && i < UM_MAX_MEM_LAYERS; i++)
+        if (m->mems[i] && t->n < VIZ_MAX_LAYERS && ultramem_fits(m->mems[i]))
+            tap_ultramem(&t->tap[t->n++], m->mems[i], m->cfg.um_read[i]);
     return t->n;
 }
 
@@ -43,9 +69,14 @@ void viz_taps_detach(VizTaps *t) {
         if (tp->pkm) {
             tp->pkm->probe = NULL;
             um_retrieval_probe_free(&tp->rp);
-            um_free(tp->chunk_reads);
-            um_free(tp->at_chunk_start);
         }
+        if (tp->um) {
+            tp->um->probe = NULL;
+            um_ultramem_probe_free(&tp->up);
+            um_free(tp->tucker_hist);
+        }
+        um_free(tp->chunk_reads);
+        um_free(tp->at_chunk_start);
         if (tp->moe) {
             um_moe_attach_probe(tp->moe, NULL);
             um_moe_probe_free(&tp->mp);
@@ -55,18 +86,31 @@ void viz_taps_detach(VizTaps *t) {
     memset(t, 0, sizeof *t);
 }
 
+void viz_taps_reset_reads(VizTaps *t) {
+    for (int i = 0; i < t->n; i++) {
+        VizTap *tp = &t->tap[i];
+        if (tp->pkm) um_retrieval_probe_reset_counts(&tp->rp);
+        if (tp->um) um_ultramem_probe_reset_counts(&tp->up);
+        if (tp->at_chunk_start) memset(tp->at_chunk_start, 0, (size_t)tp->read_slots * sizeof(uint64_t));
+        tp->chunks_full = 0, tp->steps_in_chunk = 0;
+    }
+}
+
 void viz_taps_select(VizTaps *t, int token, int head) {
-    for (int i = 0; i < t->n; i++)
-        if (t->tap[i].pkm) {
-            t->tap[i].rp.token = token;
-            int H = t->tap[i].pkm->cfg.H;
-            t->tap[i].rp.head = head < H ? head : H - 1;
-        }
+    for (int i = 0; i < t->n; i++) {
+        VizTap *tp = &t->tap[i];
+        UmRetrievalProbe *p = tp->pkm ? &tp->rp : tp->um ? &tp->up.base : NULL;
+        if (!p) continue;
+        int H = viz_taps_heads(t, i);
+        p->token = token;
+        p->head = head < H ? head : H - 1;
+    }
 }
 
 int viz_taps_heads(const VizTaps *t, int i) {
     if (i < 0 || i >= t->n) return 1;
-    return t->tap[i].pkm ? t->tap[i].pkm->cfg.H : 1;
+    const VizTap *tp = &t->tap[i];
+    return tp->pkm ? tp->pkm->cfg.H : tp->um ? tp->um->cfg.H : 1;
 }
 
 // ---------------------------------------------------------------- per step
@@ -74,21 +118,36 @@ int viz_taps_heads(const VizTaps *t, int i) {
 // VIZ_READ_CHUNK_STEPS steps the growth since the chunk began is stored in a
 // ring of VIZ_READ_CHUNKS chunks.
 static void close_chunk(VizTap *tp) {
-    int slots = tp->rp.n * tp->rp.n;
+    int slots = tp->read_slots;
     float *dst = tp->chunk_reads + (size_t)tp->chunk_next * slots;
     for (int i = 0; i < slots; i++) {
-        dst[i] = (float)(tp->rp.read_counts[i] - tp->at_chunk_start[i]);
-        tp->at_chunk_start[i] = tp->rp.read_counts[i];
+        dst[i] = (float)(tp->counts[i] - tp->at_chunk_start[i]);
+        tp->at_chunk_start[i] = tp->counts[i];
     }
     tp->chunk_next = (tp->chunk_next + 1) % VIZ_READ_CHUNKS;
     if (tp->chunks_full < VIZ_READ_CHUNKS) tp->chunks_full++;
     tp->steps_in_chunk = 0;
 }
 
+// The singular values of each head's summed core, as the last forward
+// computed them (the layer needs them to select, so they are free to read).
+static void sample_tucker(VizTap *tp, int step) {
+    const UmUltraMem *l = tp->um;
+    if (!l->cfg.tdqkr) return;
+    for (int h = 0; h < l->cfg.H; h++) {
+        VizTuckerHistory *th = &tp->tucker_hist[h];
+        if (th->n > 0 && th->step[th->n - 1] >= (float)step) continue;  // um viz reruns: one point
+        float sv[VIZ_MAX_RANK];
+        for (int j = 0; j < l->cfg.r; j++) sv[j] = (float)l->svd[h].s[j];
+        viz_tucker_add(th, (float)step, sv, l->cfg.r);
+    }
+}
+
 void viz_taps_after_step(VizTaps *t, int step) {
     for (int i = 0; i < t->n; i++) {
         VizTap *tp = &t->tap[i];
-        if (tp->pkm && ++tp->steps_in_chunk >= VIZ_READ_CHUNK_STEPS) close_chunk(tp);
+        if (tp->counts && ++tp->steps_in_chunk >= VIZ_READ_CHUNK_STEPS) close_chunk(tp);
+        if (tp->um) sample_tucker(tp, step);
         if (tp->moe && tp->mp.filled > 0) {
             double frac[VIZ_MAX_X];
             float f[VIZ_MAX_X];
@@ -100,6 +159,9 @@ void viz_taps_after_step(VizTaps *t, int step) {
 }
 
 // ---------------------------------------------------------------- capture
+static void copy_values(VizRetrieval *r, const real *table, int Dv, const int *row, int k);
+static void capture_reads(VizRetrieval *r, const VizTap *tp);
+
 static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
     const UmRetrievalProbe *p = &tp->rp;
     const UmPkm *l = tp->pkm;
@@ -107,7 +169,7 @@ static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
     r->present = p->filled;
     r->kind = VIZ_LAYER_PKM, r->tucker = 0;
     r->n = n, r->k = k, r->head = p->head, r->n_heads = l->cfg.H, r->token = p->token;
-    r->n_cores = 1, r->n_virtual = 0;
+    r->n_cores = 1, r->n_virtual = 0, r->raw_weights = 0;
     for (int i = 0; i < n; i++) r->row_scores[i] = (float)p->row_scores[i], r->col_scores[i] = (float)p->col_scores[i];
     // PKM's grid is additive: every cell is row score + column score.
     for (int i = 0; i < n; i++)
@@ -117,15 +179,25 @@ static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
         r->slots[q] = p->slots[q];
         r->scores[q] = (float)p->scores[q], r->weights[q] = (float)p->weights[q];
     }
-    int D = l->D, shown = D < VIZ_MAX_VDIM ? D : VIZ_MAX_VDIM;
-    r->value_dim = D, r->value_dim_shown = shown;
+    copy_values(r, l->values->data, l->D, p->slots, k);
+    capture_reads(r, tp);
+}
+
+// The winners' value rows (row[q] of a table with Dv columns), first dims.
+static void copy_values(VizRetrieval *r, const real *table, int Dv, const int *row, int k) {
+    int shown = Dv < VIZ_MAX_VDIM ? Dv : VIZ_MAX_VDIM;
+    r->value_dim = Dv, r->value_dim_shown = shown;
     for (int q = 0; q < k; q++) {
-        const real *v = l->values->data + (size_t)p->slots[q] * D;
+        const real *v = table + (size_t)row[q] * Dv;
         for (int d = 0; d < shown; d++) r->values[q][d] = (float)v[d];
     }
-    // Reads in the window: the full chunks plus the chunk in progress.
-    int slots = n * n;
-    for (int i = 0; i < slots; i++) r->reads[i] = (float)(p->read_counts[i] - tp->at_chunk_start[i]);
+}
+
+// Reads in the window: the full chunks plus the chunk in progress.
+static void capture_reads(VizRetrieval *r, const VizTap *tp) {
+    int slots = tp->read_slots;
+    r->reads_side = tp->um ? tp->read_side : 0;
+    for (int i = 0; i < slots; i++) r->reads[i] = (float)(tp->counts[i] - tp->at_chunk_start[i]);
     for (int c = 0; c < tp->chunks_full; c++) {
         const float *src = tp->chunk_reads + (size_t)c * slots;
         for (int i = 0; i < slots; i++) r->reads[i] += src[i];
@@ -134,6 +206,52 @@ static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
     r->window_reads = 0;
     for (int i = 0; i < slots; i++) r->window_reads += r->reads[i];
     viz_read_stats(r->reads, slots, &r->usage_pct, &r->kl_uniform, &r->dead_slots);
+}
+
+// UltraMem: the probe holds the selection scores per side (u.S_row, t.S_col
+// with TDQKR), the m x m candidates rescored exactly, and every rank's side
+// scores. The full Kn x Kn grid the panel draws is S_row^T Csum S_col for
+// every pair (what the rank-1 shortcut avoids computing), or S_row + S_col
+// without TDQKR; the candidates' cells are then overwritten with the probe's
+// own exact scores, so the marked winners show exactly what the layer used.
+static void capture_ultramem(VizRetrieval *r, const VizTap *tp) {
+    const UmUltraMemProbe *up = &tp->up;
+    const UmRetrievalProbe *p = &up->base;
+    const UmUltraMem *l = tp->um;
+    int n = p->n, k = p->k, R = up->r, hc = up->h;
+    r->present = p->filled;
+    r->kind = VIZ_LAYER_ULTRAMEM, r->tucker = l->cfg.tdqkr;
+    r->n = n, r->k = k, r->head = p->head, r->n_heads = l->cfg.H, r->token = p->token;
+    for (int i = 0; i < n; i++) r->row_scores[i] = (float)p->row_scores[i], r->col_scores[i] = (float)p->col_scores[i];
+    if (l->cfg.tdqkr) {
+        const real *C = l->core_sum + (size_t)p->head * R * R;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int a = 0; a < R; a++)
+                    for (int b = 0; b < R; b++)
+                        s += (double)up->side_row[a * n + i] * C[a * R + b] * up->side_col[b * n + j];
+                r->grid[i * n + j] = (float)s;
+            }
+    } else {
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) r->grid[i * n + j] = r->row_scores[i] + r->col_scores[j];
+    }
+    for (int a = 0; a < k; a++)
+        for (int b = 0; b < k; b++) r->grid[p->grid_rows[a] * n + p->grid_cols[b]] = (float)p->grid[a * k + b];
+    for (int q = 0; q < k; q++) {
+        r->grid_rows[q] = p->grid_rows[q], r->grid_cols[q] = p->grid_cols[q];
+        r->slots[q] = p->slots[q];
+        r->scores[q] = (float)p->scores[q], r->weights[q] = (float)p->weights[q];
+        r->phys[q] = up->phys[q];
+        r->virtual_block[q] = up->block[q];
+        for (int c = 0; c < hc; c++) r->core_weights[c][q] = (float)up->core_weights[q * hc + c];
+    }
+    r->n_cores = hc;
+    r->n_virtual = l->cfg.E > 1 ? l->cfg.E : 0;
+    r->raw_weights = !l->cfg.softmax;
+    copy_values(r, l->values->data, l->cfg.Dv, up->phys, k);
+    capture_reads(r, tp);
 }
 
 // The router's view of the tokens around the selected one (first sequence).
@@ -166,9 +284,13 @@ void viz_capture(VizSnapshot *s, const VizTaps *t, const UmModel *m, int layer, 
     int T = m->T < VIZ_MAX_CTX ? m->T : VIZ_MAX_CTX;
     s->ctx_len = m->inputs ? T : 0;
     for (int i = 0; i < s->ctx_len; i++) s->ctx[i] = (unsigned char)m->inputs[i];
-    s->mem.present = 0, s->moe.present = 0;
+    s->mem.present = 0, s->moe.present = 0, s->tucker.n = 0;
     if (t->n == 0) return;
     const VizTap *tp = &t->tap[s->layer];
     if (tp->pkm) capture_pkm(&s->mem, tp);
     if (tp->moe) capture_moe(&s->moe, tp, m, token);
+    if (tp->um) {
+        capture_ultramem(&s->mem, tp);
+        s->tucker = tp->tucker_hist[tp->up.base.head];  // the selected head's core
+    }
 }

@@ -365,15 +365,7 @@ int viz_inspect_begin(VizSession *s, const unsigned char *prompt, int len, UmErr
 
 // Reads are counted afresh for each run of the prompt, so the access panel
 // shows this text's reads only.
-static void reset_reads(VizTaps *t) {
-    for (int i = 0; i < t->n; i++) {
-        VizTap *tp = &t->tap[i];
-        if (!tp->pkm) continue;
-        um_retrieval_probe_reset_counts(&tp->rp);
-        memset(tp->at_chunk_start, 0, (size_t)tp->rp.n * tp->rp.n * sizeof(uint64_t));
-        tp->chunks_full = 0, tp->steps_in_chunk = 0;
-    }
-}
+static void reset_reads(VizTaps *t) { viz_taps_reset_reads(t); }
 
 void viz_inspect_refresh(VizSession *s) {
     viz_taps_select(&s->taps, s->token, s->head);

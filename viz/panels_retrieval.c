@@ -160,7 +160,7 @@ void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
              selected_byte(s, b), m->head);
     UmRect body = um_draw_panel(c, r, title);
     int k = m->k, n = m->n;
-    int header_h = UM_TEXT_LINE_H + 2, footer_h = UM_TEXT_LINE_H + 16;
+    int header_h = UM_TEXT_LINE_H + 2, footer_h = (m->n_virtual > 0 ? 2 : 1) * UM_TEXT_LINE_H + 16;
     int rows_fit = (body.h - header_h - footer_h) / 9;
     int shown = k < rows_fit ? k : rows_fit;
     if (shown < 1) return;
@@ -170,7 +170,7 @@ void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     // Column x positions (text is 6 px per character).
     int x = body.x;
     int x_slot = x + 3 * LABEL_W, x_rc = x_slot + 6 * LABEL_W, x_blk = x_rc + 10 * LABEL_W;
-    int x_score = x_blk + (m->n_virtual > 0 ? 5 * LABEL_W : 0);
+    int x_score = x_blk + (m->n_virtual > 0 ? 10 * LABEL_W : 0);
     int x_w = x_score + 7 * LABEL_W, bar_max = 60;
     int x_vec = x_w + bar_max + 10 * LABEL_W / 2 + 4;
     int vec_w = body.x + body.w - x_vec;
@@ -178,7 +178,7 @@ void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     um_draw_text(c, x, y, "#", UM_THEME_TEXT_DIM, 1);
     um_draw_text(c, x_slot, y, "slot", UM_THEME_TEXT_DIM, 1);
     um_draw_text(c, x_rc, y, "(row,col)", UM_THEME_TEXT_DIM, 1);
-    if (m->n_virtual > 0) um_draw_text(c, x_blk, y, "blk", UM_THEME_TEXT_DIM, 1);
+    if (m->n_virtual > 0) um_draw_text(c, x_blk, y, "row:block", UM_THEME_TEXT_DIM, 1);
     um_draw_text(c, x_score, y, "score", UM_THEME_TEXT_DIM, 1);
     um_draw_text(c, x_w, y, m->n_cores > 1 ? "weight per core" : "weight", UM_THEME_TEXT_DIM, 1);
     char vh[64];
@@ -206,7 +206,8 @@ void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
         um_draw_textf(c, x, ty, UM_THEME_TEXT_DIM, 1, "%d", q + 1);
         um_draw_textf(c, x_slot, ty, UM_THEME_TEXT, 1, "%d", m->slots[q]);
         um_draw_textf(c, x_rc, ty, UM_THEME_TEXT_DIM, 1, "(%d,%d)", m->slots[q] / n, m->slots[q] % n);
-        if (m->n_virtual > 0) um_draw_textf(c, x_blk, ty, UM_THEME_TEXT_DIM, 1, "%d", m->virtual_block[q]);
+        if (m->n_virtual > 0)  // IVE: which physical value row, and which of its E blocks
+            um_draw_textf(c, x_blk, ty, UM_THEME_TEXT_DIM, 1, "%d:%d", m->phys[q], m->virtual_block[q]);
         um_draw_textf(c, x_score, ty, UM_THEME_TEXT, 1, "%+.2f", m->scores[q]);
         int bh = row_h - 4;
         if (m->n_cores > 1) {  // one thin bar per core, stacked inside the row
@@ -229,13 +230,19 @@ void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
         um_draw_heatmap(c, heat, vals, shown, vd, &st, &lo, &hi);
     }
     int fy = body.y + header_h + shown * row_h + 8;
-    char foot[128];
+    char foot[160];
     if (m->n_cores > 1)
-        snprintf(foot, sizeof foot, "output = sum over slots, core h weights its own 1/%d of the value", m->n_cores);
+        snprintf(foot, sizeof foot, "output = sum over slots; core c weights its own 1/%d of the value", m->n_cores);
     else
-        snprintf(foot, sizeof foot, "output = sum of weight x value (weights: softmax of scores)");
+        snprintf(foot, sizeof foot, "output = sum of weight x value (weights: %s)",
+                 m->raw_weights ? "the raw scores" : "softmax of scores");
     if (shown < k) snprintf(foot + strlen(foot), sizeof foot - strlen(foot), "; %d more not shown", k - shown);
     um_draw_text(c, body.x, fy, foot, UM_THEME_TEXT_DIM, 1);
+    if (m->n_virtual > 0) {  // IVE: what the row:block column means
+        um_draw_textf(c, body.x, fy + UM_TEXT_LINE_H, UM_THEME_TEXT_DIM, 1,
+                      "row:block = physical value row : IVE block (of %d), each block projected", m->n_virtual);
+        fy += UM_TEXT_LINE_H;
+    }
     if (vec_w > 8 && vd > 0)
         um_draw_colorbar(c, um_rect(x_vec, fy + UM_TEXT_LINE_H - 2, vec_w < 120 ? vec_w : 120, 0), UM_CMAP_DIVERGING,
                          lo, hi, "%+.2f");
@@ -249,12 +256,13 @@ void draw_memory_access(UmCanvas *c, UmRect r, const VizSnapshot *s) {
         return;
     }
     char title[128];
+    const char *per = m->reads_side > 0 ? "value row" : "slot";
     if (m->window_steps > 0)
-        snprintf(title, sizeof title, "memory reads per slot, last %d steps (log scale)", m->window_steps);
+        snprintf(title, sizeof title, "memory reads per %s, last %d steps (log scale)", per, m->window_steps);
     else
-        snprintf(title, sizeof title, "memory reads per slot for this text (log scale)");
+        snprintf(title, sizeof title, "memory reads per %s for this text (log scale)", per);
     UmRect body = um_draw_panel(c, r, title);
-    int n = m->n;
+    int n = m->reads_side > 0 ? m->reads_side : m->n;  // UltraMem: physical value rows
     int stats_h = 4 * UM_TEXT_LINE_H + 4, bar_w = 52;
     int side = body.w - bar_w - 8;
     if (body.h - stats_h - 12 < side) side = body.h - stats_h - 12;
@@ -264,15 +272,18 @@ void draw_memory_access(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     float lo, hi;
     um_draw_heatmap(c, heat, m->reads, n, n, &st, &lo, &hi);
     char cap[96];
-    snprintf(cap, sizeof cap, "%d x %d slots: slot = row*%d + col", n, n, n);
+    if (m->reads_side > 0)
+        snprintf(cap, sizeof cap, "%d x %d value rows (physical): row = i*%d + j", n, n, n);
+    else
+        snprintf(cap, sizeof cap, "%d x %d slots: slot = row*%d + col", n, n, n);
     um_draw_text(c, body.x, body.y, cap, UM_THEME_TEXT_DIM, 1);
     um_draw_colorbar(c, um_rect(heat.x + heat.w + 8, heat.y, bar_w, heat.h), st.map, lo, hi, "%.0f");
 
     int y = heat.y + heat.h + 6;
     int n_slots = n * n;
     uint32_t warn = um_rgb(255, 170, 60);
-    um_draw_textf(c, body.x, y, m->usage_pct < 50 && m->window_steps > 0 ? warn : UM_THEME_TEXT, 1, "usage %.1f%% of %d slots", m->usage_pct,
-                  n_slots);
+    um_draw_textf(c, body.x, y, m->usage_pct < 50 && m->window_steps > 0 ? warn : UM_THEME_TEXT, 1, "usage %.1f%% of %d %s",
+                  m->usage_pct, n_slots, m->reads_side > 0 ? "rows" : "slots");
     if (m->window_steps > 0)
         um_draw_textf(c, body.x + body.w / 2, y, m->dead_slots > n_slots / 2 ? warn : UM_THEME_TEXT, 1,
                       "dead (never read): %d", m->dead_slots);

@@ -71,11 +71,13 @@ void draw_tucker_sv(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     const VizTuckerHistory *t = &s->tucker;
     if (t->n == 0) {
         draw_no_data(c, r, "Tucker core",
-                     "no UltraMem layer in this model:\nthe singular values of its r x r Tucker core\n"
-                     "(summed over cores) are plotted here");
+                     "no Tucker core in this layer\n(UltraMem with TDQKR has one):\nthe singular values of its\n"
+                     "r x r core (summed over cores)\nare plotted here");
         return;
     }
-    UmRect body = um_draw_panel(c, r, "UltraMem Tucker core: singular values of sum_h C_h");
+    char title[128];
+    snprintf(title, sizeof title, "Tucker core, head %d: singular values", s->head);
+    UmRect body = um_draw_panel(c, r, title);
     static float sv[VIZ_MAX_RANK][VIZ_MAX_HIST];
     static char labels[VIZ_MAX_RANK][16];
     UmSeries ser[VIZ_MAX_RANK];
@@ -84,11 +86,21 @@ void draw_tucker_sv(UmCanvas *c, UmRect r, const VizSnapshot *s) {
         snprintf(labels[j], sizeof labels[j], "sigma_%d", j + 1);
         ser[j] = (UmSeries){t->step, sv[j], t->n, um_series_color(j), labels[j]};
     }
-    int foot = UM_TEXT_LINE_H + 4;
+    int foot = 2 * UM_TEXT_LINE_H + 4;
     UmLinePlotStyle st = {.line_width = 2, .legend = 1, .x_label = "step", .y_label = "singular value"};
     if (s->total_steps > 0) st.x_min = 0, st.x_max = s->total_steps;
     um_draw_line_plot(c, um_rect(body.x, body.y, body.w, body.h - foot), ser, t->rank, &st);
+    // The latest values in words: a checkpoint (um viz) has only one point.
+    char now[128];
+    int len = snprintf(now, sizeof now, "now:");
+    for (int j = 0; j < t->rank && len < (int)sizeof now; j++)
+        len += snprintf(now + len, sizeof now - (size_t)len, " sigma_%d %.3f,", j + 1, t->sv[t->n - 1][j]);
+    if (t->rank > 1 && t->sv[t->n - 1][0] > 0 && len < (int)sizeof now)
+        snprintf(now + len, sizeof now - (size_t)len, " ratio %.2f", t->sv[t->n - 1][1] / t->sv[t->n - 1][0]);
+    else if (len > 0 && now[len - 1] == ',')
+        now[len - 1] = 0;
+    um_draw_text(c, body.x, body.y + body.h - UM_TEXT_LINE_H - UM_TEXT_CAP_H, now, UM_THEME_TEXT, 1);
     um_draw_text(c, body.x, body.y + body.h - UM_TEXT_CAP_H,
-                 "selection uses the rank-1 part (sigma_1): sigma_2 << sigma_1 means it is close to exact",
+                 "small ratio: rank-1 selection ~ exact",
                  UM_THEME_TEXT_DIM, 1);
 }

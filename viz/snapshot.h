@@ -61,12 +61,18 @@ typedef struct {
     float scores[VIZ_MAX_K], weights[VIZ_MAX_K];     // (k) raw score, weight used in the sum
     int n_cores;                                     // MCS: > 1 when each core weights its own slice
     float core_weights[VIZ_MAX_CORES][VIZ_MAX_K];
+    int raw_weights;                 // 1: weights are the raw scores (UltraMem), 0: a softmax of them
     int n_virtual;                   // IVE: E virtual blocks per physical row (0: none)
     int virtual_block[VIZ_MAX_K];    // (k) block of each winner, when n_virtual > 0
+    int phys[VIZ_MAX_K];             // (k) physical value row of each winner, when n_virtual > 0
     int value_dim, value_dim_shown;  // Dv of the layer, and how many are copied below
     float values[VIZ_MAX_K][VIZ_MAX_VDIM];  // the winners' value rows (first value_dim_shown)
 
-    // reads per slot over the last `window_steps` steps (all tokens and heads)
+    // reads per slot over the last `window_steps` steps (all tokens and heads);
+    // reads_side 0: per slot of the n x n grid above; > 0 (UltraMem): per
+    // PHYSICAL value row, reads_side x reads_side of them (the virtual grid
+    // above is a reshuffled, E times larger view of the same table)
+    int reads_side;
     float reads[VIZ_MAX_N * VIZ_MAX_N];
     int window_steps;
     double window_reads;
