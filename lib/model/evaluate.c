@@ -74,16 +74,22 @@ void mem_report_format(const UmMemReport *r, char *buf, int len) {
                  used ? " | " : "", r->moe_max_load_ratio, 100 * r->moe_overflow);
 }
 
-// Lay question q out as one row: prompt then answer, cut on the left so it
-// fits in T. Returns the row position of the first answer byte (or -1 when
-// the answer alone does not fit).
+// Lay question q out as one row: prompt, a space (the training text has one
+// between a prompt and its answer; the question file leaves it out), then
+// the answer, cut on the left so it fits in T. Returns the row position of
+// the first answer byte (or -1 when the answer alone does not fit).
 static int layout_question(const UmQuestions *q, int i, int T, int *row) {
-    int plen = (int)strlen(q->prompt[i]), alen = (int)strlen(q->answer[i]);
+    const char *prompt = q->prompt[i], *answer = q->answer[i];
+    int plen = (int)strlen(prompt), alen = (int)strlen(answer);
+    int space = plen > 0 && prompt[plen - 1] != ' ';
+    int clen = plen + space;  // context bytes before the answer
     if (alen == 0 || alen >= T) return -1;
-    int keep = plen + alen > T ? T - alen : plen;  // prompt bytes kept (its end)
-    const unsigned char *p = (const unsigned char *)q->prompt[i] + (plen - keep);
-    for (int t = 0; t < keep; t++) row[t] = p[t];
-    for (int t = 0; t < alen; t++) row[keep + t] = (unsigned char)q->answer[i][t];
+    int keep = clen + alen > T ? T - alen : clen;  // context bytes kept (its end)
+    for (int t = 0; t < keep; t++) {
+        int c = clen - keep + t;  // index into prompt + optional space
+        row[t] = c < plen ? (unsigned char)prompt[c] : ' ';
+    }
+    for (int t = 0; t < alen; t++) row[keep + t] = (unsigned char)answer[t];
     for (int t = keep + alen; t < T; t++) row[t] = 0;  // padding after: invisible to earlier positions (causal)
     return keep;
 }
