@@ -18,3 +18,12 @@ BENCH_BINS += bin/bench_vec
 bin/bench_vec: tests/bench/bench_vec.c lib/libum.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $< lib/libum.a -o $@ $(LDLIBS)
+
+# Training tokens/s of the tiny preset per arch at 1 and 2 threads, and the
+# same dense model in PyTorch (tests/bench/torch_tiny.py) when /usr/bin/python3
+# can import torch. Reads out/data/fortunes.txt: run from the repository root.
+BENCH_BINS += bin/bench_train
+
+bin/bench_train: tests/bench/bench_train.c lib/libum.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $< lib/libum.a -o $@ $(LDLIBS)
