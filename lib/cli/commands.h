@@ -8,6 +8,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_params(int argc, char **argv);
 int cmd_viz(int argc, char **argv);
 int cmd_ablate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 // Shared by the commands (cli_common.c).
 #include "cli/options.h"

@@ -21,7 +21,8 @@ static void usage(FILE *out) {
             "  eval     bits/byte and recall:     um eval --ckpt FILE --data FILE --questions FILE\n"
             "  params   parameters and FLOPs:     um params --arch moe --size tiny\n"
             "  viz      look inside a checkpoint: um viz --ckpt FILE --prompt TEXT\n"
-            "  ablate   UltraMem ablation ladder: um ablate --size nano\n\n"
+            "  ablate   UltraMem ablation ladder: um ablate --size nano\n"
+            "  bench    decode step vs batch:     um bench --decode [--quick]\n\n"
             "um train --use-exercises ... trains with your exercise code (exercises/*.c; make bin/um-exercises)\n");
 }
 
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "params")) return cmd_params(argc, argv);
     if (!strcmp(cmd, "viz")) return cmd_viz(argc, argv);
     if (!strcmp(cmd, "ablate")) return cmd_ablate(argc, argv);  // the UltraMem ablation ladder (cmd_ablate.c)
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc, argv);  // decode latency/bytes vs batch (cmd_bench.c)
     fprintf(stderr, "error: unknown command '%s' (allowed: train, sample, eval, params, viz; see: um --help)\n", cmd);
     return UM_EXIT_USAGE;
 }
