@@ -300,6 +300,17 @@ START_TEST(test_frame_ultramem) {
     golden_frame(VIZ_LAYER_ULTRAMEM, VIZ_LAYOUT_OVERVIEW, 0, "frame_ultramem_overview");
 }
 END_TEST
+START_TEST(test_frame_ultramem_inspect) {  // um viz: the Tucker core takes the loss panel's place
+    VizSnapshot *s = fixture(VIZ_LAYER_ULTRAMEM);
+    s->training = 0, s->tucker.n = 1;
+    UmCanvas c;
+    ck_assert_int_eq(um_canvas_create(&c, 1280, 800, NULL), 0);
+    draw_frame(&c, s, VIZ_LAYOUT_RETRIEVAL, 0);
+    check_golden(&c, "frame_ultramem_inspect");
+    um_canvas_free(&c);
+    viz_snapshot_free(s);
+}
+END_TEST
 START_TEST(test_frame_help) { golden_frame(VIZ_LAYER_ULTRAMEM, VIZ_LAYOUT_RETRIEVAL, 1, "frame_help"); }
 END_TEST
 
@@ -324,6 +335,7 @@ Suite *panels_golden_suite(void) {
     tcase_add_test(tc, test_frame_pkm);
     tcase_add_test(tc, test_frame_moe);
     tcase_add_test(tc, test_frame_ultramem);
+    tcase_add_test(tc, test_frame_ultramem_inspect);
     tcase_add_test(tc, test_frame_help);
     suite_add_tcase(s, tc);
     return s;

@@ -173,7 +173,11 @@ void draw_frame(UmCanvas *c, const VizSnapshot *s, int layout, int show_help) {
     for (; p->draw; p++) {
         int x0 = area.x + area.w * p->x0 / 12, x1 = area.x + area.w * p->x1 / 12;
         int y0 = area.y + area.h * p->y0 / 12, y1 = area.y + area.h * p->y1 / 12;
-        p->draw(c, um_rect(x0, y0, x1 - x0 - GAP, y1 - y0 - GAP), s);
+        PanelFn draw = p->draw;
+        // A checkpoint being inspected has no loss history: an UltraMem
+        // layer's Tucker core is more use in that place.
+        if (draw == draw_loss_curves && !s->training && s->tucker.n > 0) draw = draw_tucker_sv;
+        draw(c, um_rect(x0, y0, x1 - x0 - GAP, y1 - y0 - GAP), s);
     }
     if (show_help) draw_help_overlay(c, all);
 }

@@ -180,12 +180,23 @@ void draw_selected_values(UmCanvas *c, UmRect r, const VizSnapshot *s) {
     um_draw_text(c, x_rc, y, "(row,col)", UM_THEME_TEXT_DIM, 1);
     if (m->n_virtual > 0) um_draw_text(c, x_blk, y, "row:block", UM_THEME_TEXT_DIM, 1);
     um_draw_text(c, x_score, y, "score", UM_THEME_TEXT_DIM, 1);
-    um_draw_text(c, x_w, y, m->n_cores > 1 ? "weight per core" : "weight", UM_THEME_TEXT_DIM, 1);
+    if (m->n_cores > 1) {  // the header names each core in its bar colour: the legend of the bars
+        um_draw_text(c, x_w, y, "weight:", UM_THEME_TEXT_DIM, 1);
+        int hx = x_w + um_text_width("weight:", 1) + LABEL_W;
+        for (int h = 0; h < m->n_cores; h++) {
+            char cn[16];
+            snprintf(cn, sizeof cn, "c%d", h);
+            um_draw_text(c, hx, y, cn, um_series_color(h), 1);
+            hx += um_text_width(cn, 1) + LABEL_W;
+        }
+    } else {
+        um_draw_text(c, x_w, y, "weight", UM_THEME_TEXT_DIM, 1);
+    }
     char vh[64];
     if (m->value_dim_shown < m->value_dim)
-        snprintf(vh, sizeof vh, "value (first %d of %d dims)", m->value_dim_shown, m->value_dim);
+        snprintf(vh, sizeof vh, "value (%d of %d dims)", m->value_dim_shown, m->value_dim);
     else
-        snprintf(vh, sizeof vh, "value vector (%d dims)", m->value_dim);
+        snprintf(vh, sizeof vh, "value (%d dims)", m->value_dim);
     if (vec_w > 40) um_draw_text(c, x_vec, y, vh, UM_THEME_TEXT_DIM, 1);
 
     float wmax = 0;

@@ -87,9 +87,19 @@ void draw_tucker_sv(UmCanvas *c, UmRect r, const VizSnapshot *s) {
         ser[j] = (UmSeries){t->step, sv[j], t->n, um_series_color(j), labels[j]};
     }
     int foot = 2 * UM_TEXT_LINE_H + 4;
-    UmLinePlotStyle st = {.line_width = 2, .legend = 1, .x_label = "step", .y_label = "singular value"};
-    if (s->total_steps > 0) st.x_min = 0, st.x_max = s->total_steps;
-    um_draw_line_plot(c, um_rect(body.x, body.y, body.w, body.h - foot), ser, t->rank, &st);
+    UmRect plot = um_rect(body.x, body.y, body.w, body.h - foot);
+    if (t->n == 1) {  // a checkpoint (um viz): one moment, so bars, one per singular value
+        uint32_t colors[VIZ_MAX_RANK];
+        const char *names[VIZ_MAX_RANK];
+        for (int j = 0; j < t->rank; j++) colors[j] = um_series_color(j), names[j] = labels[j];
+        UmBarStyle bs = {.colors = colors, .labels = names, .y_label = "singular value (this checkpoint)"};
+        int w = plot.w < 80 * t->rank + 60 ? plot.w : 80 * t->rank + 60;  // not one huge bar
+        um_draw_bar_chart(c, um_rect(plot.x, plot.y, w, plot.h), t->sv[0], t->rank, &bs);
+    } else {
+        UmLinePlotStyle st = {.line_width = 2, .legend = 1, .x_label = "step", .y_label = "singular value"};
+        if (s->total_steps > 0) st.x_min = 0, st.x_max = s->total_steps;
+        um_draw_line_plot(c, plot, ser, t->rank, &st);
+    }
     // The latest values in words: a checkpoint (um viz) has only one point.
     char now[128];
     int len = snprintf(now, sizeof now, "now:");
