@@ -23,6 +23,15 @@ static UmModelConfig grad_config(int arch) {
         c.um_layers = 2, c.um_read[0] = 0, c.um_write[0] = 1, c.um_read[1] = 2, c.um_write[1] = 2;
         c.um_keys = 4, c.um_heads = 2, c.um_key_dim = 4, c.um_topm = 3, c.um_value_dim = 4;
     }
+    if (arch == ARCH_ULTRAMEM2) {  // a V2 layer beside every MLP; value tables shared in a ring of 4
+        UmTrainConfig t;
+        config_preset(&c, &t, "nano", ARCH_ULTRAMEM2, NULL);
+        c.block_size = 6, c.n_layers = 4, c.dim = 8, c.n_heads = 2, c.mlp_hidden = 12;
+        c.um2_keys = 3, c.um2_key_dim = 4, c.um2_topm = 3, c.um2_value_dim = 4, c.um2_pre_dim = 3, c.um2_share = 4;
+    }
+    if (arch == ARCH_PEER) {  // PEER instead of every MLP
+        c.peer_keys = 6, c.peer_heads = 2, c.peer_key_dim = 6, c.peer_topk = 4;
+    }
     return c;
 }
 
@@ -39,6 +48,8 @@ static unsigned long choices(const UmModel *m) {
             for (int i = 0; i < p->N * p->cfg.H * p->cfg.k; i++) h = (h ^ (unsigned)p->slots[i]) * 1099511628211ul;
         if (e)
             for (int i = 0; i < e->n_tokens * e->k; i++) h = (h ^ (unsigned)e->chosen[i]) * 1099511628211ul;
+        if (m->slots[l].um2) h = (h ^ um_ultramem_v2_selection_hash(m->slots[l].um2)) * 1099511628211ul;
+        if (m->slots[l].peer) h = (h ^ um_peer_selection_hash(m->slots[l].peer)) * 1099511628211ul;
     }
     for (int i = 0; i < UM_MAX_MEM_LAYERS; i++) {
         const UmUltraMem *u = m->mems[i];
@@ -123,6 +134,12 @@ END_TEST
 START_TEST(test_ultramem_model_gradients) { check_model_gradients(ARCH_ULTRAMEM); }
 END_TEST
 
+START_TEST(test_ultramem2_model_gradients) { check_model_gradients(ARCH_ULTRAMEM2); }
+END_TEST
+
+START_TEST(test_peer_model_gradients) { check_model_gradients(ARCH_PEER); }
+END_TEST
+
 Suite *model_gradcheck_suite(void) {
     Suite *s = suite_create("model_gradcheck");
     TCase *tc = tcase_create("dense");
@@ -131,6 +148,8 @@ Suite *model_gradcheck_suite(void) {
     tcase_add_test(tc, test_pkm_model_gradients);
     tcase_add_test(tc, test_moe_model_gradients);
     tcase_add_test(tc, test_ultramem_model_gradients);
+    tcase_add_test(tc, test_ultramem2_model_gradients);
+    tcase_add_test(tc, test_peer_model_gradients);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "memory/ultramem_v2.h"
 
 static const char *ARCH_NAMES[ARCH_COUNT] = {"dense", "pkm", "moe", "ultramem", "ultramem2", "peer"};
 
@@ -41,6 +44,10 @@ static const ConfigField FIELDS[] = {
     FIELD(um_keys),     FIELD(um_heads),    FIELD(um_key_dim),  FIELD(um_topm),     FIELD(um_value_dim),
     FIELD(um_softmax),  FIELD(um_value_proj), FIELD(um_share_query), FIELD(um_qk_norm), FIELD(um_ive),
     FIELD(um_tdqkr),    FIELD(um_cores),    FIELD(um_improved_init), FIELD(um_value_lr_decay),
+    FIELD(um2_keys),    FIELD(um2_key_dim), FIELD(um2_topm),    FIELD(um2_value_dim), FIELD(um2_pre_dim),
+    FIELD(um2_cores),   FIELD(um2_rank_query), FIELD(um2_gelu), FIELD(um2_share),   FIELD(um2_mcp),
+    FIELD(um2_value_lr_decay),
+    FIELD(peer_keys),   FIELD(peer_heads),  FIELD(peer_key_dim), FIELD(peer_topk),
 };
 #undef FIELD
 #undef FIELD_AT
@@ -133,6 +140,30 @@ static int validate_ultramem(const UmModelConfig *m, UmError *err) {
     return 0;
 }
 
+static int validate_ultramem2(const UmModelConfig *m, UmError *err) {
+    if (m->um2_keys < 2 || m->um2_keys > 4096) return um_fail(err, "um2_keys %d not in 2..4096", m->um2_keys);
+    if (m->um2_key_dim < 1 || m->um2_value_dim < 1 || m->um2_pre_dim < 1)
+        return um_fail(err, "um2_key_dim, um2_value_dim and um2_pre_dim must be positive");
+    if (m->um2_share != 1 && m->um2_share != 4 && m->um2_share != 9)
+        return um_fail(err, "um2_share %d must be 1, 4 or 9", m->um2_share);
+    if (m->um2_share > m->n_layers) return um_fail(err, "um2_share %d > n_layers %d", m->um2_share, m->n_layers);
+    int side = m->um2_share == 1 ? 1 : m->um2_share == 4 ? 2 : 3;
+    if (m->um2_topm < 1 || m->um2_topm > side * m->um2_keys)
+        return um_fail(err, "um2_topm %d not in 1..%d keys per side", m->um2_topm, side * m->um2_keys);
+    if (m->um2_cores < 1 || m->um2_value_dim % m->um2_cores)
+        return um_fail(err, "um2_value_dim %d not divisible by um2_cores %d", m->um2_value_dim, m->um2_cores);
+    return 0;
+}
+
+static int validate_peer(const UmModelConfig *m, UmError *err) {
+    if (m->peer_keys < 2 || m->peer_keys > 4096) return um_fail(err, "peer_keys %d not in 2..4096", m->peer_keys);
+    if (m->peer_heads < 1 || m->peer_key_dim < 2 || m->peer_key_dim % 2)
+        return um_fail(err, "peer needs heads >= 1 and an even key dim (got %d, %d)", m->peer_heads, m->peer_key_dim);
+    if (m->peer_topk < 1 || m->peer_topk > m->peer_keys)
+        return um_fail(err, "peer_topk %d not in 1..peer_keys (%d)", m->peer_topk, m->peer_keys);
+    return 0;
+}
+
 int config_validate(const UmModelConfig *m, UmError *err) {
     if (m->arch < 0 || m->arch >= ARCH_COUNT) return um_fail(err, "unknown arch id %d", m->arch);
     if (m->vocab != 256) return um_fail(err, "vocab must be 256 (bytes), got %d", m->vocab);
@@ -151,6 +182,8 @@ int config_validate(const UmModelConfig *m, UmError *err) {
             return um_fail(err, "pkm_topk %d not in 1..pkm_keys (%d)", m->pkm_topk, m->pkm_keys);
     }
     if (m->arch == ARCH_ULTRAMEM && validate_ultramem(m, err)) return -1;
+    if (m->arch == ARCH_ULTRAMEM2 && validate_ultramem2(m, err)) return -1;
+    if (m->arch == ARCH_PEER && validate_peer(m, err)) return -1;
     if (m->arch == ARCH_MOE) {
         if (m->moe_experts < 1 || m->moe_experts > 256) return um_fail(err, "moe_experts %d not in 1..256", m->moe_experts);
         if (m->moe_topk < 1 || m->moe_topk > m->moe_experts)
@@ -231,6 +264,57 @@ static void ultramem_shape(UmModelConfig *m, const char *size) {
     else m->um_keys = 166, m->um_topm = 32, m->mlp_hidden = 672;
 }
 
+// The dense model's forward FLOPs per token (as model_flops_per_token counts
+// them): output head, and per block qkv + attention at full context +
+// projection + MLP.
+static double dense_flops(const UmModelConfig *m) {
+    double D = m->dim, T = m->block_size, F = m->mlp_hidden;
+    return 2 * D * m->vocab + m->n_layers * (2 * D * 3 * D + 4 * T * D + 2 * D * D + 4 * D * F);
+}
+
+// UltraMemV2: a memory layer in every block beside the MLP, single head,
+// rank-2 TDQKR with 2 cores, PEER-style values (Dv = Dp = D/4, the released
+// 227M config's ratio). The memory compute share MCP (per mille of the
+// dense model's FLOPs, 17% by default: the paper's best) fixes each layer's
+// FLOP budget; Dk is the largest key dim within it, and the MLP gives up
+// exactly the FLOPs the memory layers spend, so activated FLOPs match dense.
+// top-m makes the activated values per token (L m) equal to the UltraMem
+// preset's (2 layers x 2 heads x m): 16 (nano), 64 (tiny), 126 ~ 128 (small);
+// n sets the total parameters equal to the MoE/UltraMem presets'.
+static void ultramem2_shape(UmModelConfig *m, const char *size) {
+    double budget = dense_flops(m);
+    m->um2_value_dim = m->dim / 4;
+    m->um2_pre_dim = m->dim / 4;
+    m->um2_cores = 2;
+    m->um2_rank_query = 1;
+    m->um2_gelu = 0;
+    m->um2_share = 1;
+    m->um2_mcp = 170;
+    m->um2_value_lr_decay = 0;
+    if (strcmp(size, "nano") == 0) m->um2_keys = 8, m->um2_topm = 8;
+    else if (strcmp(size, "tiny") == 0) m->um2_keys = 79, m->um2_topm = 16;
+    else m->um2_keys = 97, m->um2_topm = 21;
+    UmUltraMemV2Config c = um_ultramem_v2_config_default();
+    c.n = m->um2_keys, c.m = m->um2_topm, c.Dv = m->um2_value_dim, c.Dp = m->um2_pre_dim;
+    c.cores = m->um2_cores, c.per_rank_query = m->um2_rank_query, c.share_g = m->um2_share;
+    double per_layer = budget * m->um2_mcp / 1000.0 / m->n_layers;
+    m->um2_key_dim = um_ultramem_v2_dk_for_flops(&c, m->dim, per_layer);
+    c.Dk = m->um2_key_dim;
+    double spent = um_ultramem_v2_config_flops(&c, m->dim);
+    m->mlp_hidden -= (int)lround(spent / (4.0 * m->dim));
+    if (m->mlp_hidden < 1) m->mlp_hidden = 1;
+}
+
+// PEER: a PEER layer replaces the MLP in every block (as in the PEER paper),
+// H heads of k single-neuron experts, so H*k*4D of expert compute plus the
+// query and key scoring stand in for the MLP's 4DF; n sets the total
+// parameters near the MoE preset's.
+static void peer_shape(UmModelConfig *m, const char *size) {
+    if (strcmp(size, "nano") == 0) m->peer_keys = 16, m->peer_heads = 4, m->peer_key_dim = 16, m->peer_topk = 16;
+    else if (strcmp(size, "tiny") == 0) m->peer_keys = 43, m->peer_heads = 8, m->peer_key_dim = 48, m->peer_topk = 32;
+    else m->peer_keys = 53, m->peer_heads = 8, m->peer_key_dim = 64, m->peer_topk = 48;
+}
+
 int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch, UmError *err) {
     if (strcmp(size, "nano") == 0) {
         dense_shape(m, 16, 2, 32, 2);
@@ -248,7 +332,9 @@ int config_preset(UmModelConfig *m, UmTrainConfig *t, const char *size, int arch
     if (arch == ARCH_PKM) pkm_shape(m, size);
     else if (arch == ARCH_MOE) moe_shape(m);
     else if (arch == ARCH_ULTRAMEM) ultramem_shape(m, size);
+    else if (arch == ARCH_ULTRAMEM2) ultramem2_shape(m, size);
+    else if (arch == ARCH_PEER) peer_shape(m, size);
     else if (arch != ARCH_DENSE)
-        return um_fail(err, "--arch %s is not built yet (allowed: dense, pkm, moe)", arch_name(arch));
+        return um_fail(err, "--arch %s is not built yet", arch_name(arch));
     return 0;
 }

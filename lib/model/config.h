@@ -63,6 +63,26 @@ typedef struct {
     int um_cores;        // MCS cores h (1 = off, 2 = UltraMem)
     int um_improved_init;
     int um_value_lr_decay;  // 1: value LR multiplier 4x -> 1x over the run; 0: constant 4x
+
+    // arch ultramem2: an UltraMemV2 layer in every block, parallel to a
+    // narrower MLP (chapter 08). um2_key_dim follows from um2_mcp in the presets.
+    int um2_keys;        // n: keys per side, n*n (pre-)value rows per layer
+    int um2_key_dim;     // Dk per side
+    int um2_topm;        // m (single head)
+    int um2_value_dim;   // Dv
+    int um2_pre_dim;     // Dp
+    int um2_cores;       // MCS cores h (rank 2 TDQKR always)
+    int um2_rank_query;  // 1: a query per Tucker rank (paper); 0: one per side
+    int um2_gelu;        // 1: GELU on <P, Ax> (PEER's activation; V2 drops it)
+    int um2_share;       // ring sharing: tables each layer addresses (1, 4, 9)
+    int um2_mcp;         // memory compute share, per mille of the dense model's FLOPs (170 = 17%)
+    int um2_value_lr_decay;  // 1: value LR 4x -> 1x; 0: constant 1x (the V2 finding)
+
+    // arch peer: a PEER layer instead of the MLP in every block (chapter 08)
+    int peer_keys;     // n: n*n single-neuron experts per layer
+    int peer_heads;    // H
+    int peer_key_dim;  // Dk per head (even)
+    int peer_topk;     // k experts per head
 } UmModelConfig;
 
 #define UM_MAX_MEM_LAYERS 4

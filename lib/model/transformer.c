@@ -72,7 +72,7 @@ static void plan_slots(UmModel *m) {
     for (int l = 0; l < c->n_layers; l++) {
         UmFfnSlot *s = &m->slots[l];
         int memory_here = c->arch == ARCH_PKM && l == c->mem_block;
-        s->has_mlp = c->arch != ARCH_MOE && !(memory_here && c->mem_replace_mlp);
+        s->has_mlp = c->arch != ARCH_MOE && c->arch != ARCH_PEER && !(memory_here && c->mem_replace_mlp);
     }
 }
 
@@ -96,6 +96,43 @@ static void init_sparse_layers(UmModel *m, int l, int max_tokens, UmRng *rng) {
         s->moe = um_alloc(sizeof *s->moe);
         um_moe_init(s->moe, &mc, c->dim, max_tokens, &m->params, rng, prefix);
     }
+    if (c->arch == ARCH_ULTRAMEM2) {
+        UmUltraMemV2Config uc = model_ultramem2_config(c, l);
+        snprintf(prefix, sizeof prefix, "blocks.%d.ultramem2.", l);
+        s->um2 = um_alloc(sizeof *s->um2);
+        um_ultramem_v2_init(s->um2, &uc, c->dim, max_tokens, &m->params, rng, prefix);
+    }
+    if (c->arch == ARCH_PEER) {
+        UmPeerConfig pc = um_peer_config_default();
+        pc.n = c->peer_keys, pc.H = c->peer_heads, pc.Dk = c->peer_key_dim, pc.k = c->peer_topk;
+        snprintf(prefix, sizeof prefix, "blocks.%d.peer.", l);
+        s->peer = um_alloc(sizeof *s->peer);
+        um_peer_init(s->peer, &pc, c->dim, max_tokens, &m->params, rng, prefix);
+    }
+}
+
+UmUltraMemV2Config model_ultramem2_config(const UmModelConfig *c, int layer) {
+    UmUltraMemV2Config u = um_ultramem_v2_config_default();
+    u.n = c->um2_keys, u.Dk = c->um2_key_dim, u.m = c->um2_topm;
+    u.Dv = c->um2_value_dim, u.Dp = c->um2_pre_dim, u.r = 2, u.cores = c->um2_cores;
+    u.per_rank_query = c->um2_rank_query, u.gelu = c->um2_gelu, u.share_g = c->um2_share;
+    u.layer = layer, u.n_layers = c->n_layers;
+    // the MLP beside it: W1 ~ N(0, 0.02^2), W2 ~ N(0, (0.02/sqrt(2L))^2) (register_mlp)
+    u.init_target_var = (real)um_gelu_mlp_output_var(c->dim, c->mlp_hidden, 0.02, 0.02 / sqrt(2.0 * c->n_layers));
+    if (c->um2_value_lr_decay) {
+        u.value_lr_schedule = UM_VALUE_LR_LINEAR;
+        u.value_lr_mult = 4, u.value_lr_mult_end = 1;
+    }
+    return u;
+}
+
+// Ring sharing: every V2 layer gets its window of neighbouring tables once
+// all of them exist.
+static void link_ultramem2_ring(UmModel *m) {
+    if (m->cfg.arch != ARCH_ULTRAMEM2) return;
+    UmUltraMemV2 *layers[64];
+    for (int l = 0; l < m->cfg.n_layers; l++) layers[l] = m->slots[l].um2;
+    um_ultramem_v2_link_ring(layers, m->cfg.n_layers);
 }
 
 UmUltraMemConfig model_ultramem_config(const UmModelConfig *c) {
@@ -136,6 +173,8 @@ static void free_sparse_layers(UmModel *m) {
     for (int l = 0; l < m->cfg.n_layers; l++) {
         if (m->slots[l].pkm) um_pkm_free(m->slots[l].pkm), um_free(m->slots[l].pkm);
         if (m->slots[l].moe) um_moe_free(m->slots[l].moe), um_free(m->slots[l].moe);
+        if (m->slots[l].um2) um_ultramem_v2_free(m->slots[l].um2), um_free(m->slots[l].um2);
+        if (m->slots[l].peer) um_peer_free(m->slots[l].peer), um_free(m->slots[l].peer);
     }
     um_free(m->slots);
 }
@@ -169,6 +208,7 @@ int model_init_batch(UmModel *m, const UmModelConfig *cfg, uint64_t seed, int ma
         register_block(m, l, g_decay, g_nodecay, &rng);
         init_sparse_layers(m, l, max_batch * cfg->block_size, &rng);
     }
+    link_ultramem2_ring(m);
     init_memories(m, max_batch * cfg->block_size, &rng);
     m->lnf_w = add(m, g_nodecay, "lnf.weight", D, 0);
     m->lnf_b = add(m, g_nodecay, "lnf.bias", D, 0);
@@ -218,7 +258,7 @@ static void alloc_acts(UmModel *m, int B) {
         a->res2 = buf(N * D), a->ln2 = buf(N * D), a->ln2_mean = buf(N), a->ln2_rstd = buf(N);
         a->fc_pre = buf(N * F), a->fc_act = buf(N * F), a->ffn_out = buf(N * D), a->res3 = buf(N * D);
         UmFfnSlot *s = &m->slots[l];
-        a->sparse_out = (s->has_mlp && (s->pkm || s->moe)) ? buf(N * D) : NULL;
+        a->sparse_out = (s->has_mlp && (s->pkm || s->moe || s->um2 || s->peer)) ? buf(N * D) : NULL;
     }
     m->encoded = buf(N * D);
     m->lnf = buf(N * D), m->lnf_mean = buf(N), m->lnf_rstd = buf(N);
@@ -257,9 +297,11 @@ static void ffn_slot_forward(UmModel *m, int l, int N) {
     if (s->has_mlp)
         mlp_forward(a->ffn_out, a->fc_pre, a->fc_act, a->ln2, p->w1->data, p->b1->data, p->w2->data, p->b2->data,
                     N, m->cfg.dim, m->cfg.mlp_hidden);
-    if (!s->pkm && !s->moe) return;
+    if (!s->pkm && !s->moe && !s->um2 && !s->peer) return;
     real *out = s->has_mlp ? a->sparse_out : a->ffn_out;
     if (s->pkm) um_pkm_forward(s->pkm, out, a->ln2, N);
+    if (s->um2) um_ultramem_v2_forward(s->um2, out, a->ln2, N);  // same input as the MLP, added in parallel
+    if (s->peer) um_peer_forward(s->peer, out, a->ln2, N);
     if (s->moe) {
         um_moe_forward(s->moe, out, a->ln2, N);
         m->aux_loss += s->moe->aux_loss;
@@ -355,6 +397,8 @@ static void ffn_slot_backward(UmModel *m, int l, int N) {
                      a->fc_pre, a->fc_act, p->w1->data, p->w2->data, N, D, F);
     if (s->pkm) um_pkm_backward(s->pkm, g->dln, g->dres, a->ln2, N);
     if (s->moe) um_moe_backward(s->moe, g->dln, g->dres, a->ln2, N);  // includes the aux-loss gradients
+    if (s->um2) um_ultramem_v2_backward(s->um2, g->dln, g->dres, a->ln2, N);
+    if (s->peer) um_peer_backward(s->peer, g->dln, g->dres, a->ln2, N);
     memories_backward_in(m, l, N);
 }
 
@@ -417,13 +461,16 @@ static void sparse_params(const UmModel *m, size_t *total, size_t *activated) {
     *total = *activated = 0;
     for (int i = 0; i < m->params.count; i++)
         if (strstr(m->params.params[i]->name, ".pkm.") || strstr(m->params.params[i]->name, ".moe.") ||
-            strstr(m->params.params[i]->name, ".ultramem."))
+            strstr(m->params.params[i]->name, ".ultramem.") || strstr(m->params.params[i]->name, ".ultramem2.") ||
+            strstr(m->params.params[i]->name, ".peer."))
             *total += m->params.params[i]->numel;
     for (int i = 0; i < UM_MAX_MEM_LAYERS; i++)
         if (m->mems[i]) *activated += um_ultramem_activated_params(m->mems[i]);
     for (int l = 0; l < m->cfg.n_layers; l++) {
         if (m->slots[l].pkm) *activated += um_pkm_activated_params(m->slots[l].pkm);
         if (m->slots[l].moe) *activated += um_moe_activated_params(m->slots[l].moe);
+        if (m->slots[l].um2) *activated += um_ultramem_v2_activated_params(m->slots[l].um2);
+        if (m->slots[l].peer) *activated += um_peer_activated_params(m->slots[l].peer);
     }
 }
 
@@ -448,6 +495,8 @@ double model_flops_per_token(const UmModel *m) {
         if (s->has_mlp) flops += 2 * 2 * D * F;
         if (s->pkm) flops += um_pkm_flops_per_token(s->pkm);
         if (s->moe) flops += um_moe_flops_per_token(s->moe);
+        if (s->um2) flops += um_ultramem_v2_flops_per_token(s->um2);
+        if (s->peer) flops += um_peer_flops_per_token(s->peer);
     }
     for (int i = 0; i < UM_MAX_MEM_LAYERS; i++)
         if (m->mems[i]) flops += um_ultramem_flops_per_token(m->mems[i]);
@@ -455,8 +504,13 @@ double model_flops_per_token(const UmModel *m) {
 }
 
 void model_update_schedules(UmModel *m, int step, int total_steps) {
-    if (!m->mems[0]) return;
-    double mult = um_ultramem_value_lr_mult(&m->mems[0]->cfg, step, total_steps);
+    double mult;
+    if (m->mems[0])
+        mult = um_ultramem_value_lr_mult(&m->mems[0]->cfg, step, total_steps);
+    else if (m->slots && m->cfg.n_layers > 0 && m->slots[0].um2)
+        mult = um_ultramem_v2_value_lr_mult(&m->slots[0].um2->cfg, step, total_steps);
+    else
+        return;
     for (int g = 0; g < m->params.n_groups; g++)
         if (strcmp(m->params.groups[g].name, "memory_values") == 0) m->params.groups[g].lr_mult = (real)mult;
 }

@@ -13,8 +13,10 @@
 
 #include "base/params.h"
 #include "memory/moe.h"
+#include "memory/peer.h"
 #include "memory/pkm.h"
 #include "memory/ultramem.h"
+#include "memory/ultramem_v2.h"
 #include "model/config.h"
 
 // The parameters of one block, all registered in the model's registry.
@@ -33,6 +35,8 @@ typedef struct {
     int has_mlp;
     UmPkm *pkm;  // arch pkm: in block cfg.mem_block
     UmMoe *moe;  // arch moe: in every block
+    UmUltraMemV2 *um2;  // arch ultramem2: in every block, beside the MLP
+    UmPeer *peer;       // arch peer: in every block, instead of the MLP
 } UmFfnSlot;
 
 // The forward activations of one block, kept for the backward pass (N = B*T).
@@ -113,6 +117,9 @@ void model_update_schedules(UmModel *model, int step, int total_steps);
 // The UltraMem config a model's memory layers use (shapes from cfg, the rest
 // the layer's defaults), for the ladder and for tools.
 UmUltraMemConfig model_ultramem_config(const UmModelConfig *cfg);
+// The same for arch ultramem2's layer in block `layer` (init target: the
+// output variance of that block's MLP at init, appendix A of the V2 paper).
+UmUltraMemV2Config model_ultramem2_config(const UmModelConfig *cfg, int layer);
 
 // Accounting for `um params`: parameter counts and forward FLOPs per token
 // (2 x multiply-adds, attention at full context T).
