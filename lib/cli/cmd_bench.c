@@ -43,6 +43,7 @@
 #include "base/timer.h"
 #include "cli/commands.h"
 #include "kernels/matmul.h"
+#include "kernels/vec.h"
 #include "memory/moe.h"
 #include "memory/ultramem.h"
 #include "nn/mlp.h"
@@ -226,23 +227,19 @@ static double triad_gbs(size_t n) {
 
 // Read-only bandwidth: a sum over an array far larger than the caches (what
 // streaming weights through the cores costs; no write traffic). Best of 5.
+#define READ_BLOCK 4096
 static double read_gbs(size_t n) {
-    float *a = um_alloc(n * sizeof(float));
+    float *a = um_alloc(n * sizeof(float)), ones[READ_BLOCK];
+    for (int i = 0; i < READ_BLOCK; i++) ones[i] = 1.0f;
 #pragma omp parallel for
     for (size_t i = 0; i < n; i++) a[i] = (float)(i & 7);
     double best = 1e30, sum = 0;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = bench_now(), s = 0;
-        // 16 independent partial sums: one long chain of dependent adds would
-        // measure the adder's latency, not the memory (no fast-math to reorder)
+        // the SIMD dot kernel against a block of ones that stays in L1: a
+        // plain serial sum would measure the adder's latency, not the memory
 #pragma omp parallel for reduction(+ : s)
-        for (size_t i = 0; i < n; i += 16) {
-            float p[16];
-            for (int j = 0; j < 16; j++) p[j] = a[i + j];
-            for (int w = 8; w >= 1; w /= 2)
-                for (int j = 0; j < w; j++) p[j] += p[j + w];
-            s += p[0];
-        }
+        for (size_t i = 0; i < n; i += READ_BLOCK) s += vec_dot(a + i, ones, READ_BLOCK);
         double dt = bench_now() - t0;
         if (dt < best) best = dt;
         sum += s;
@@ -625,6 +622,12 @@ static void print_crossings(const BenchResults *r, const BenchSlot *slots) {
     }
 }
 
+// The fastest a step could be here: limited by reading its bytes or by
+// running its FLOPs at the matmul's speed, whichever takes longer.
+static double roofline_ms(const BenchResults *r, const BenchSlot *s, int k, int i) {
+    return fmax(r->mb[k][i] / r->read_gbs, s->flops_per_token * r->batch[i] / r->gflops / 1e6);
+}
+
 static void print_results(const BenchResults *r, const BenchSlot *slots) {
     printf("triad_gbs: %.2f\nread_gbs: %.2f\nmatmul_gflops: %.2f\n", r->triad_gbs, r->read_gbs, r->gflops);
     printf("ridge_flops_per_byte: %.2f (a step with fewer FLOPs per byte read is memory-bound)\n",
@@ -652,8 +655,9 @@ static void print_results(const BenchResults *r, const BenchSlot *slots) {
             printf("decode_b%d_%s_ms_median: %.3f\n", r->batch[i], SLOT_NAMES[k], r->ms_med[k][i]);
             printf("decode_b%d_%s_mb: %.2f\n", r->batch[i], SLOT_NAMES[k], r->mb[k][i]);
             if (k >= SLOT_ULTRAMEM)
-                printf("decode_b%d_%s_memory_layer_ms: %.3f (the rest is the parallel MLP)\n", r->batch[i],
-                       SLOT_NAMES[k], r->mem_ms[k][i]);
+                printf("decode_b%d_%s_memory_layer_ms: %.3f (%.1f GFLOP/s; the rest is the parallel MLP)\n",
+                       r->batch[i], SLOT_NAMES[k], r->mem_ms[k][i],
+                       (slots[k].flops_per_token - mlp_flops(&slots[k].mlp)) * r->batch[i] / r->mem_ms[k][i] / 1e6);
             double mem = r->mb[k][i] / r->read_gbs, fl = slots[k].flops_per_token * r->batch[i] / r->gflops / 1e6;
             printf("decode_b%d_%s_roofline_ms: %.3f (bytes/read_bw %.3f, flops/matmul_gflops %.3f)\n", r->batch[i],
                    SLOT_NAMES[k], fmax(mem, fl), mem, fl);
@@ -680,7 +684,14 @@ static void print_targets(const BenchResults *r, const BenchSlot *slots) {
             min_bytes = fmin(min_bytes, r->mb[SLOT_MOE][i] / r->mb[u][i]);
         }
         const char *n = SLOT_NAMES[u];
+        double min_roof = 1e30;  // the same ratio if every step ran at the roofline (see roofline_ms)
+        for (int i = 0; i < r->n_batch; i++) {
+            if (r->batch[i] < 8 || r->batch[i] > 512) continue;
+            min_roof = fmin(min_roof, roofline_ms(r, &slots[SLOT_MOE], SLOT_MOE, i) / roofline_ms(r, &slots[u], u, i));
+        }
         if (seen) {
+            printf("target_%s_roofline_speedup_vs_moe_min_b8_512: %.2f (what this machine allows: max(bytes/bw,"
+                   " flops/matmul speed))\n", n, min_roof);
             printf("target_%s_speedup_vs_moe_min_b8_512: %.2f (best-of-reps; median-based %.2f; target >= 2)\n", n,
                    min_speed, min_speed_med);
             printf("target_%s_bytes_fewer_than_moe_min_b8_512: %.2f (target >= 5)\n", n, min_bytes);
@@ -688,10 +699,15 @@ static void print_targets(const BenchResults *r, const BenchSlot *slots) {
         printf("target_%s_slowdown_vs_dense_max_b1_512: %.2f (median-based %.2f; target <= 1.5)\n", n, max_vs_dense,
                max_vs_dense_med);
     }
-    for (int i = 0; i < r->n_batch; i++)
-        printf("ratio_b%d: moe/dense %.2fx time %.2fx bytes, moe/ultramem %.2fx time %.2fx bytes\n", r->batch[i],
-               r->ms[SLOT_MOE][i] / r->ms[SLOT_DENSE][i], r->mb[SLOT_MOE][i] / r->mb[SLOT_DENSE][i],
-               r->ms[SLOT_MOE][i] / r->ms[SLOT_ULTRAMEM][i], r->mb[SLOT_MOE][i] / r->mb[SLOT_ULTRAMEM][i]);
+    for (int i = 0; i < r->n_batch; i++) {
+        printf("ratio_b%d: moe/dense %.2fx time %.2fx bytes, moe/ultramem %.2fx time %.2fx bytes (roofline %.2fx)",
+               r->batch[i], r->ms[SLOT_MOE][i] / r->ms[SLOT_DENSE][i], r->mb[SLOT_MOE][i] / r->mb[SLOT_DENSE][i],
+               r->ms[SLOT_MOE][i] / r->ms[SLOT_ULTRAMEM][i], r->mb[SLOT_MOE][i] / r->mb[SLOT_ULTRAMEM][i],
+               roofline_ms(r, &slots[SLOT_MOE], SLOT_MOE, i) / roofline_ms(r, &slots[SLOT_ULTRAMEM], SLOT_ULTRAMEM, i));
+        if (slots[SLOT_ULTRAMEM2].built)
+            printf(", moe/ultramem2 %.2fx time", r->ms[SLOT_MOE][i] / r->ms[SLOT_ULTRAMEM2][i]);
+        printf("\n");
+    }
 }
 
 // ---------------------------------------------------------------- main
