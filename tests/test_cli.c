@@ -203,6 +203,35 @@ START_TEST(test_bad_files_runtime_error) {
 }
 END_TEST
 
+// Combinations that cannot work: a batch the validation split cannot fill
+// (it would report a loss of 0), a resume with nothing left to train, and a
+// MoE knob on another arch.
+START_TEST(test_impossible_combinations) {
+    char dir[256], text[300], ckpt[300], err[4096];
+    snprintf(dir, sizeof dir, "%s/umcli.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(text, sizeof text, "%s/t.txt", dir), snprintf(ckpt, sizeof ckpt, "%s/m.ckpt", dir);
+    FILE *f = fopen(text, "w");
+    for (int i = 0; i < 2000; i++) fputs("abcdefghij", f);  // 20 kB: 2 kB held out
+    fclose(f);
+    const char *big_batch[] = {"train", "--size", "nano", "--data", text, "--batch", "4000", "--no-viz", NULL};
+    ck_assert_int_eq(hardening_run_um(big_batch, err, sizeof err, 60), 2);
+    ck_assert_msg(strstr(err, "--batch 4000") && strstr(err, "validation split"), "%s", err);
+    const char *train[] = {"train", "--size", "nano", "--data", text, "--steps", "3", "--ckpt", ckpt, "--no-viz", NULL};
+    ck_assert_int_eq(hardening_run_um(train, err, sizeof err, 60), 0);
+    const char *again[] = {"train", "--size", "nano", "--data", text, "--steps", "3",
+                           "--ckpt", ckpt, "--resume", "--no-viz", NULL};
+    ck_assert_int_eq(hardening_run_um(again, err, sizeof err, 60), 2);
+    ck_assert_msg(strstr(err, "--steps 3 is not past the checkpoint's step 3"), "%s", err);
+    const char *knob[] = {"train", "--size", "nano", "--data", text, "--moe-alpha", "0", "--no-viz", NULL};
+    ck_assert_int_eq(hardening_run_um(knob, err, sizeof err, 60), 2);
+    ck_assert_msg(strstr(err, "--moe-alpha") && strstr(err, "--arch moe"), "%s", err);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+END_TEST
+
 Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("flags");
@@ -211,6 +240,7 @@ Suite *cli_suite(void) {
     tcase_add_test(tc, test_commands_refused);
     tcase_add_test(tc, test_valid_flags_accepted);
     tcase_add_test(tc, test_bad_files_runtime_error);
+    tcase_add_test(tc, test_impossible_combinations);
     suite_add_tcase(s, tc);
     return s;
 }

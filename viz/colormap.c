@@ -102,9 +102,10 @@ void um_draw_colorbar(UmCanvas *c, UmRect r, UmColormap map, float vmin, float v
         if (bar_h < 2) bar_h = r.h;
         UmRect bar = um_rect(r.x, r.y, r.w, bar_h);
         UmRect vis = um_rect_intersect(bar, um_canvas_rect(c));  // visit visible columns only
-        for (int i = vis.x - bar.x; i < vis.x - bar.x + vis.w; i++) {
+        long long first = vis.w > 0 ? (long long)vis.x - bar.x : 0, last = vis.w > 0 ? first + vis.w : 0;
+        for (long long i = first; i < last; i++) {  // long long: bar.x may be near INT_MIN
             float t = bar.w > 1 ? (float)i / (float)(bar.w - 1) : 0.5f;
-            um_fill_rect(c, um_rect(bar.x + i, bar.y, 1, bar.h), um_colormap(map, t));
+            um_fill_rect(c, um_rect((int)(bar.x + i), bar.y, 1, bar.h), um_colormap(map, t));
         }
         um_draw_rect(c, bar, 1, UM_THEME_BORDER);
         if (bar_h < r.h) {
@@ -118,9 +119,12 @@ void um_draw_colorbar(UmCanvas *c, UmRect r, UmColormap map, float vmin, float v
         int bar_w = r.w < 12 ? r.w : 12;
         UmRect bar = um_rect(r.x, r.y, bar_w, r.h);
         UmRect vis = um_rect_intersect(bar, um_canvas_rect(c));
-        for (int i = vis.y - bar.y; i < vis.y - bar.y + vis.h; i++) {
+        // Offsets in long long: bar.y may be near INT_MIN (clipping tests),
+        // where vis.y - bar.y would overflow an int.
+        long long first = vis.h > 0 ? (long long)vis.y - bar.y : 0, last = vis.h > 0 ? first + vis.h : 0;
+        for (long long i = first; i < last; i++) {
             float t = bar.h > 1 ? 1.0f - (float)i / (float)(bar.h - 1) : 0.5f;
-            um_fill_rect(c, um_rect(bar.x, bar.y + i, bar.w, 1), um_colormap(map, t));
+            um_fill_rect(c, um_rect(bar.x, (int)(bar.y + i), bar.w, 1), um_colormap(map, t));
         }
         um_draw_rect(c, bar, 1, UM_THEME_BORDER);
         int tx = bar.x + bar.w + gap;

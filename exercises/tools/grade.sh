@@ -80,7 +80,9 @@ for id in "${ids[@]}"; do
         continue
     fi
 
-    "${run_env[@]}" timeout --kill-after=5 "$TIME_LIMIT" "./$bin" > "$log" 2>&1
+    # A memory cap (4 GiB of address space) so student code that allocates
+    # without limit fails this exercise instead of exhausting the machine.
+    ( ulimit -v 4194304; "${run_env[@]}" timeout --kill-after=5 "$TIME_LIMIT" "./$bin" ) > "$log" 2>&1
     status=$?
     summary=$(grep -E '^GRADE passed=[0-9]+ total=[0-9]+$' "$log" | tail -n 1)
     passed=0 total=0

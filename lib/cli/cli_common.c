@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "cli/commands.h"
 #include "model/checkpoint.h"
+#include "model/evaluate.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -43,4 +44,10 @@ void cli_make_parent_dirs(const char *path) {
         if (mkdir(dir, 0755) != 0 && errno != EEXIST) um_die(UM_EXIT_RUNTIME, "cannot create directory %s: %s", dir, strerror(errno));
         *p = '/';
     }
+}
+
+void cli_require_val_batches(const UmData *d, int B, int T) {
+    if (eval_batches_available(d, B, T) == 0)
+        um_die(UM_EXIT_USAGE, "--batch %d: the validation split (%zu bytes) holds fewer than %d sequences of %d bytes; "
+               "use a smaller --batch or a larger --data file", B, data_val_bytes(d), B, T + 1);
 }

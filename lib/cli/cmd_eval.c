@@ -21,6 +21,7 @@ int cmd_eval(int argc, char **argv) {
     UmError err;
     UmData data;
     if (data_load(&data, o.data, model.cfg.block_size, &err)) um_die(UM_EXIT_RUNTIME, "--data: %s", err.msg);
+    cli_require_val_batches(&data, o.batch, model.cfg.block_size);
     UmMemReport r;
     double val = eval_val_loss_report(&model, &data, o.batch, o.eval_batches, &r);
     printf("arch: %s\n", arch_name(model.cfg.arch));

@@ -93,8 +93,12 @@ int cmd_train(int argc, char **argv) {
     train_state_fresh(&state, tc.seed);
     if (o.resume) {
         if (checkpoint_load(o.ckpt, &model, &state, &err)) um_die(UM_EXIT_RUNTIME, "--resume: %s", err.msg);
+        if ((uint64_t)tc.steps <= state.step)
+            um_die(UM_EXIT_USAGE, "um train: --steps %d is not past the checkpoint's step %llu: nothing to train", tc.steps,
+                   (unsigned long long)state.step);
         printf("resuming %s at step %llu\n", o.ckpt, (unsigned long long)state.step);
     }
+    cli_require_val_batches(&data, tc.batch, mc.block_size);
     if (o.ckpt) cli_make_parent_dirs(o.ckpt);
     print_header(&o, &model, &tc, &data);
     double t0 = um_now();

@@ -20,6 +20,9 @@ int cli_threads(void);
 // Build a model from a checkpoint's config and load it; dies with the reason.
 // max_batch: the largest batch the model will see (at least 16, for recall).
 void cli_load_model(UmModel *model, const char *ckpt_path, int max_batch);
+// Dies (exit 2) when the validation split cannot fill one batch of B x T.
+#include "model/data.h"
+void cli_require_val_batches(const UmData *d, int B, int T);
 // mkdir -p of the directory part of path.
 void cli_make_parent_dirs(const char *path);
 

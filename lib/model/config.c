@@ -129,7 +129,10 @@ static int validate_ultramem(const UmModelConfig *m, UmError *err) {
                            m->um_write[i - 1], r, w);
     }
     if (m->um_keys < 2 || m->um_keys > 4096) return um_fail(err, "um_keys %d not in 2..4096", m->um_keys);
-    if (m->um_heads < 1 || m->um_key_dim < 1) return um_fail(err, "um_heads and um_key_dim must be positive");
+    if (m->um_heads < 1 || m->um_heads > 64 || m->um_key_dim < 1 || m->um_key_dim > 4096)
+        return um_fail(err, "um_heads (%d) must be in 1..64 and um_key_dim (%d) in 1..4096", m->um_heads, m->um_key_dim);
+    if (m->um_value_proj && (m->um_value_dim < 1 || m->um_value_dim > 8192))
+        return um_fail(err, "um_value_dim %d not in 1..8192", m->um_value_dim);
     if (m->um_topm < 1 || m->um_topm > m->um_keys) return um_fail(err, "um_topm %d not in 1..um_keys", m->um_topm);
     if (m->um_ive != 1 && m->um_ive != 4 && m->um_ive != 9 && m->um_ive != 16)
         return um_fail(err, "um_ive %d must be a square: 1, 4, 9 or 16", m->um_ive);
@@ -176,7 +179,7 @@ int config_validate(const UmModelConfig *m, UmError *err) {
         if (m->mem_block < 0 || m->mem_block >= m->n_layers)
             return um_fail(err, "mem_block %d not in 0..%d", m->mem_block, m->n_layers - 1);
         if (m->pkm_keys < 2 || m->pkm_keys > 4096) return um_fail(err, "pkm_keys %d not in 2..4096", m->pkm_keys);
-        if (m->pkm_heads < 1 || m->pkm_key_dim < 2 || m->pkm_key_dim % 2)
+        if (m->pkm_heads < 1 || m->pkm_heads > 64 || m->pkm_key_dim < 2 || m->pkm_key_dim > 4096 || m->pkm_key_dim % 2)
             return um_fail(err, "pkm needs heads >= 1 and an even key dim (got %d, %d)", m->pkm_heads, m->pkm_key_dim);
         if (m->pkm_topk < 1 || m->pkm_topk > m->pkm_keys)
             return um_fail(err, "pkm_topk %d not in 1..pkm_keys (%d)", m->pkm_topk, m->pkm_keys);
@@ -188,7 +191,7 @@ int config_validate(const UmModelConfig *m, UmError *err) {
         if (m->moe_experts < 1 || m->moe_experts > 256) return um_fail(err, "moe_experts %d not in 1..256", m->moe_experts);
         if (m->moe_topk < 1 || m->moe_topk > m->moe_experts)
             return um_fail(err, "moe_topk %d not in 1..moe_experts (%d)", m->moe_topk, m->moe_experts);
-        if (m->moe_hidden < 1) return um_fail(err, "moe_hidden %d must be positive", m->moe_hidden);
+        if (m->moe_hidden < 1 || m->moe_hidden > 65536) return um_fail(err, "moe_hidden %d not in 1..65536", m->moe_hidden);
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "model/evaluate.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -31,9 +32,14 @@ double eval_val_loss_report(UmModel *m, const UmData *d, int B, int max_batches,
     int *inputs = um_alloc((size_t)B * T * sizeof(int)), *targets = um_alloc((size_t)B * T * sizeof(int));
     UmPkm *pkm = r ? model_pkm(m) : NULL;
     UmUltraMem *mem = r ? m->mems[0] : NULL;  // the first UltraMem layer speaks for the others
+    // UltraMemV2 / PEER: block 0's layer speaks for the others (over its window of rows with ring sharing)
+    UmUltraMemV2 *um2 = r && m->cfg.n_layers > 0 ? m->slots[0].um2 : NULL;
+    UmPeer *peer = r && m->cfg.n_layers > 0 ? m->slots[0].peer : NULL;
     UmMemStats stats;
     if (pkm) um_mem_stats_init(&stats, pkm->n_slots);
     if (mem) um_mem_stats_init(&stats, mem->n_phys);
+    if (um2) um_mem_stats_init(&stats, um2->n_win);
+    if (peer) um_mem_stats_init(&stats, peer->n_slots);
     double sum = 0, max_ratio = 0, overflow = 0;
     int moe_count = 0;
     for (int i = 0; i < n; i++) {
@@ -41,11 +47,13 @@ double eval_val_loss_report(UmModel *m, const UmData *d, int B, int max_batches,
         sum += model_forward(m, inputs, targets, B, T);
         if (pkm) um_pkm_stats_accumulate(pkm, &stats);
         if (mem) um_ultramem_stats_accumulate(mem, &stats);
+        if (um2) um_ultramem_v2_stats_accumulate(um2, &stats);
+        if (peer) um_peer_stats_accumulate(peer, &stats);
         if (r) add_moe_figures(m, &max_ratio, &overflow, &moe_count);
     }
     if (r) {
         memset(r, 0, sizeof *r);
-        r->has_memory = pkm || mem;
+        r->has_memory = pkm || mem || um2 || peer;
         if (r->has_memory) {
             r->usage_pct = um_mem_stats_usage(&stats);
             r->kl_uniform = um_mem_stats_kl_uniform(&stats, 0);
@@ -56,8 +64,10 @@ double eval_val_loss_report(UmModel *m, const UmData *d, int B, int max_batches,
         if (moe_count) r->moe_max_load_ratio = max_ratio / moe_count, r->moe_overflow = overflow / moe_count;
     }
     um_free(inputs), um_free(targets);
-    return n > 0 ? sum / n : 0;
+    return n > 0 ? sum / n : NAN;  // no batch fits: not a loss of 0 (callers check eval_batches_available)
 }
+
+int eval_batches_available(const UmData *d, int B, int T) { return data_val_batch_count(d, B, T); }
 
 double eval_val_loss(UmModel *m, const UmData *d, int B, int max_batches) {
     return eval_val_loss_report(m, d, B, max_batches, NULL);

@@ -22,6 +22,10 @@
 // (all of them if max_batches <= 0).
 double eval_val_loss(UmModel *model, const UmData *data, int B, int max_batches);
 
+// How many validation batches of B x T the data holds (0: the held-out split
+// is too small for that batch; eval_val_loss then returns NaN).
+int eval_batches_available(const UmData *data, int B, int T);
+
 // Health of the sparse layers over the same validation batches.
 //   PKM: usage (% of slots read at least once), KL of the read distribution
 //        to uniform (0 = perfectly even), mean top-1 score.
