@@ -51,8 +51,9 @@
 #include "png.h"
 #include "theme.h"
 
-// UltraMemV2 is optional: the bench builds without its header.
-#if defined(__has_include)
+// UltraMemV2 is optional: the bench builds without its header (and
+// -DBENCH_NO_V2 builds it as if the header were missing).
+#if defined(__has_include) && !defined(BENCH_NO_V2)
 #if __has_include("memory/ultramem_v2.h")
 #include "memory/ultramem_v2.h"
 #define BENCH_HAVE_V2 1
@@ -635,7 +636,10 @@ static void print_results(const BenchResults *r, const BenchSlot *slots) {
     printf("moe_vs_dense_bound: %.2f (at most this much slower: 2 B experts of D*F/2 read once, 2 FLOPs each,\n"
            "  vs the same FLOPs at full matmul speed; = 2 * ridge)\n",
            2 * r->gflops / r->read_gbs);
-    printf("# batch | ms best (median): dense moe ultramem ultramem2 | MB read | GB/s effective\n");
+    printf("# batch | ms best (median):");
+    for (int k = 0; k < N_SLOTS; k++)
+        if (slots[k].built) printf(" %s", SLOT_NAMES[k]);
+    printf(" | MB read | GB/s effective\n");
     for (int i = 0; i < r->n_batch; i++) {
         printf("#%6d |", r->batch[i]);
         for (int k = 0; k < N_SLOTS; k++)
