@@ -3,6 +3,8 @@
 // 8-bit output when the controls are close together.
 #include "colormap.h"
 
+#include <limits.h>
+
 #include <math.h>
 #include <stdio.h>
 
@@ -88,6 +90,13 @@ float um_luma(uint32_t color) {
             0.0722f * um_channel(color, 2)) / 255.0f;
 }
 
+// a + b without int overflow: rects may sit anywhere (clipping tests use
+// coordinates near INT_MAX); the drawing clips the result anyway.
+static int sum_clamped(long long a, long long b) {
+    long long v = a + b;
+    return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
+}
+
 void um_draw_colorbar(UmCanvas *c, UmRect r, UmColormap map, float vmin, float vmax,
                       const char *label_fmt) {
     if (r.w <= 0 || r.h <= 0) return;
@@ -109,9 +118,9 @@ void um_draw_colorbar(UmCanvas *c, UmRect r, UmColormap map, float vmin, float v
         }
         um_draw_rect(c, bar, 1, UM_THEME_BORDER);
         if (bar_h < r.h) {
-            int ty = bar.y + bar.h + gap;
+            int ty = sum_clamped(bar.y, (long long)bar.h + gap);
             um_draw_text(c, r.x, ty, lo, UM_THEME_TEXT_DIM, 1);
-            um_draw_text_anchored(c, r.x + r.w, ty, hi, UM_THEME_TEXT_DIM, 1, UM_ALIGN_END,
+            um_draw_text_anchored(c, sum_clamped(r.x, r.w), ty, hi, UM_THEME_TEXT_DIM, 1, UM_ALIGN_END,
                                   UM_ALIGN_START);
         }
     } else {
@@ -127,9 +136,9 @@ void um_draw_colorbar(UmCanvas *c, UmRect r, UmColormap map, float vmin, float v
             um_fill_rect(c, um_rect(bar.x, (int)(bar.y + i), bar.w, 1), um_colormap(map, t));
         }
         um_draw_rect(c, bar, 1, UM_THEME_BORDER);
-        int tx = bar.x + bar.w + gap;
+        int tx = sum_clamped(bar.x, (long long)bar.w + gap);
         um_draw_text(c, tx, r.y, hi, UM_THEME_TEXT_DIM, 1);
-        um_draw_text_anchored(c, tx, r.y + r.h, lo, UM_THEME_TEXT_DIM, 1, UM_ALIGN_START,
+        um_draw_text_anchored(c, tx, sum_clamped(r.y, r.h), lo, UM_THEME_TEXT_DIM, 1, UM_ALIGN_START,
                               UM_ALIGN_END);
     }
 }
