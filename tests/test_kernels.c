@@ -23,6 +23,7 @@
 #include "base/alloc.h"
 #include "base/rng.h"
 #include "helpers/testutil.h"
+#include "kernels/activation.h"
 #include "kernels/dispatch.h"
 #include "kernels/matmul.h"
 #include "kernels/vec.h"
@@ -335,6 +336,57 @@ START_TEST(dispatch_rejects_unknown_path) {
 }
 END_TEST
 
+// ---------------------------------------------------------------- GELU
+
+// Inputs for the elementwise kernels: N(0, 3) plus the far tails, where
+// exp(-2u) overflows (x << 0) or vanishes (x >> 0), and exact zeros.
+static void fill_activation_inputs(real *x, int n, UmRng *rng) {
+    static const real SPECIAL[] = {0, -0.0f, -20, -9.5f, -4, 4, 9.5f, 20, 1e-20f, -1e-20f};
+    fill_normal(x, (size_t)n, rng, 3.0);
+    for (int i = 0; i < n && i < (int)(sizeof SPECIAL / sizeof SPECIAL[0]); i++) x[(i * 7) % n] = SPECIAL[i];
+}
+
+// The scale of the terms of gelu (0.5 x (1 + tanh u)) and of gelu' (0.5 (1 + tanh u)
+// + 0.5 x (1 - tanh^2) du, where 1 and tanh^2 ~ 1 cancel for |x| > 3): a few ulps
+// of these is what float (and the reference itself) can promise.
+static real gelu_term_scale(real x, int grad) {
+    double ax = fabs((double)x), du = 0.7978845608 * (1 + 0.134145 * ax * ax);
+    return (real)(grad ? 1 + ax * du : ax);
+}
+
+START_TEST(gelu_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 33);
+    static const int LENS[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 100, 129, 1000};
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int li = 0; li < (int)(sizeof LENS / sizeof LENS[0]); li++)
+            for (int shifted = 0; shifted < 2; shifted++) {
+                const int n = LENS[li];
+                real *x = new_buf(n, shifted), *y = new_buf(n, shifted), *y_ref = new_buf(n, 0);
+                real *d = new_buf(n, shifted), *mag = new_buf(n, 0);
+                fill_activation_inputs(x, n, &rng);
+                y[n - 1 + 0] = 12345;  // must be overwritten
+                act_gelu_forward(y, x, (size_t)n);
+                act_gelu_forward_ref(y_ref, x, (size_t)n);
+                for (int i = 0; i < n; i++) mag[i] = gelu_term_scale(x[i], 0);
+                assert_close(y, y_ref, mag, n, "gelu forward");
+
+                fill_normal(d, (size_t)n, &rng, 1.0);
+                real *d_ref = copy_of(d, n, 0);
+                for (int i = 0; i < n; i++) mag[i] = gelu_term_scale(x[i], 1) * (real)fabs((double)d[i]);
+                act_gelu_backward_inplace(d, x, (size_t)n);
+                act_gelu_backward_inplace_ref(d_ref, x, (size_t)n);
+                for (int i = 0; i < n; i++)
+                    ck_assert_msg(isfinite(d[i]), "gelu backward [%s]: element %d is %g", um_simd_path_name(), i, (double)d[i]);
+                assert_close(d, d_ref, mag, n, "gelu backward");
+                free_buf(x, shifted), free_buf(y, shifted), free_buf(d, shifted);
+                free_buf(y_ref, 0), free_buf(mag, 0), free_buf(d_ref, 0);
+            }
+    }
+}
+END_TEST
+
 Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("simd_vs_ref");
@@ -345,6 +397,7 @@ Suite *kernels_suite(void) {
     tcase_add_test(tc, vec_dot_axpy_scale_match_ref);
     tcase_add_test(tc, vec_score_keys_matches_ref);
     tcase_add_test(tc, vec_gather_scatter_match_ref);
+    tcase_add_test(tc, gelu_matches_ref);
     tcase_add_test(tc, dispatch_names_and_choices);
     suite_add_tcase(s, tc);
     // Exit tests need Check's fork mode (the default): skip them under CK_FORK=no.
