@@ -482,6 +482,10 @@ static void measure_scores(UmUltraMemV2 *l, UmRng *rng) {
     int chunk = l->max_tokens < CALIBRATION_TOKENS ? l->max_tokens : CALIBRATION_TOKENS;
     real *x = alloc_reals((size_t)chunk * l->D);
     double g = 1;
+    if (l->cfg.calibrate_norm) {  // start from RMS-1 queries and keys: g below is then the weight itself
+        param_fill(l->qnorm_w, 1);
+        param_fill(l->knorm_w, 1);
+    }
     for (int pass = 0; pass < 2; pass++) {  // pass 0 calibrates, pass 1 measures
         if (pass == 1 && !l->cfg.calibrate_norm) continue;
         double sum = 0, sum_sq = 0;
