@@ -25,6 +25,7 @@
 #include "helpers/testutil.h"
 #include "kernels/activation.h"
 #include "kernels/dispatch.h"
+#include "kernels/softmax.h"
 #include "kernels/matmul.h"
 #include "kernels/vec.h"
 
@@ -387,6 +388,62 @@ START_TEST(gelu_matches_ref) {
 }
 END_TEST
 
+// ---------------------------------------------------------------- attention / softmax rows
+
+// Strided rows as inside the packed q|k|v tensor: n rows of hs, stride >= hs,
+// odd head sizes and row counts around the vector widths.
+START_TEST(attention_rows_match_ref) {
+    UmRng rng;
+    rng_seed(&rng, 44);
+    static const int HS[] = {1, 5, 8, 16, 17, 32, 33, 64};
+    static const int NS[] = {1, 2, 3, 9, 16, 31, 128};
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int a = 0; a < (int)(sizeof HS / sizeof HS[0]); a++)
+            for (int b = 0; b < (int)(sizeof NS / sizeof NS[0]); b++) {
+                const int hs = HS[a], n = NS[b], shifted = (a + b) % 2;
+                const size_t stride = (size_t)3 * hs + 1;
+                real *rows = new_buf((size_t)n * stride, shifted), *q = new_buf(hs, shifted);
+                real *w = new_buf(n, shifted), *s = new_buf(n, shifted), *s_ref = new_buf(n, 0);
+                fill_normal(rows, (size_t)n * stride, &rng, 1.0);
+                fill_normal(q, hs, &rng, 1.0);
+                fill_normal(w, n, &rng, 1.0);
+                real *arows = abs_of(rows, (size_t)n * stride), *aq = abs_of(q, hs), *aw = abs_of(w, n);
+                real *mag = new_buf(n > hs ? n : hs, 0);
+
+                attn_dots(s, q, rows, n, hs, stride, (real)0.3);
+                attn_dots_ref(s_ref, q, rows, n, hs, stride, (real)0.3);
+                attn_dots_ref(mag, aq, arows, n, hs, stride, (real)0.3);
+                assert_close(s, s_ref, mag, n, "attn_dots");
+
+                real *out = copy_of(q, hs, shifted), *out_ref = copy_of(q, hs, 0);
+                attn_weighted_sum(out, (real)0.7, w, rows, n, hs, stride);
+                attn_weighted_sum_ref(out_ref, (real)0.7, w, rows, n, hs, stride);
+                memcpy(mag, aq, hs * sizeof(real));
+                attn_weighted_sum_ref(mag, (real)0.7, aw, arows, n, hs, stride);
+                assert_close(out, out_ref, mag, hs, "attn_weighted_sum");
+
+                // softmax_exp: values up to +-30 (exp spans 26 decades), in place too.
+                for (int i = 0; i < n; i++) w[i] *= 10;
+                real m, m_ref;
+                real *e_ref = new_buf(n, 0);
+                real sum = softmax_exp(s, w, n, &m), sum_ref = softmax_exp_ref(e_ref, w, n, &m_ref);
+                ck_assert_msg(m == m_ref, "softmax_exp [%s]: max %g, reference %g", um_simd_path_name(), (double)m, (double)m_ref);
+                for (int i = 0; i < n; i++) mag[i] = (real)(4 * e_ref[i]);  // a few ulps of each exp
+                assert_close(s, e_ref, mag, n, "softmax_exp");
+                assert_close(&sum, &sum_ref, &sum_ref, 1, "softmax_exp sum");
+                real sum_in_place = softmax_exp(w, w, n, &m);
+                ck_assert(sum_in_place == sum);
+
+                free_buf(rows, shifted), free_buf(q, shifted), free_buf(w, shifted), free_buf(s, shifted);
+                free_buf(out, shifted);
+                free_buf(s_ref, 0), free_buf(arows, 0), free_buf(aq, 0), free_buf(aw, 0), free_buf(mag, 0);
+                free_buf(out_ref, 0), free_buf(e_ref, 0);
+            }
+    }
+}
+END_TEST
+
 Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("simd_vs_ref");
@@ -398,6 +455,7 @@ Suite *kernels_suite(void) {
     tcase_add_test(tc, vec_score_keys_matches_ref);
     tcase_add_test(tc, vec_gather_scatter_match_ref);
     tcase_add_test(tc, gelu_matches_ref);
+    tcase_add_test(tc, attention_rows_match_ref);
     tcase_add_test(tc, dispatch_names_and_choices);
     suite_add_tcase(s, tc);
     // Exit tests need Check's fork mode (the default): skip them under CK_FORK=no.
