@@ -23,6 +23,8 @@
 
 #include <stdint.h>
 
+#include "base/real.h"
+
 // perm (count) <- a permutation of [0, count), a Fisher-Yates shuffle driven
 // by an UmRng seeded with seed: the same seed always gives the same perm.
 void ive_shuffle(int *perm, int count, uint64_t seed);
@@ -36,5 +38,25 @@ static inline void ive_address(int *phys, int *block, const int *perm, int g, in
 
 // sqrt(E) if E is a perfect square >= 1, else -1.
 int ive_side_factor(int E);
+
+// Pooling, one token (the layer calls these per token / per read).
+// Each of the token's `reads` selected virtual rows i has a physical row
+// phys[i], a block block[i] and h weights w[i*h + c], one per MCS core: core
+// c weights only the c-th slice of Dv/h columns of the value (h = 1: one
+// weight for the whole row).
+//
+//   V (P, Dv), phys/block (reads), w (reads, h) -> acc (E, Dv), OVERWRITTEN:
+//   acc[block[i], slice c] += w[i,c] V[phys[i], slice c]   for every read i
+void ive_pool_token(real *acc, const real *V, const int *phys, const int *block, const real *w, int reads, int E,
+                    int Dv, int h);
+// Forward was: acc[block[i], slice c] += w[i,c] V[phys[i], slice c]; so
+//   dw[i,c] = <dacc[block[i], slice c], V[phys[i], slice c]>  (dw OVERWRITTEN: a
+//            weight is read by nothing else; the caller chains softmax after)
+void ive_pool_backward_weights(real *dw, const real *dacc, const real *V, const int *phys, const int *block,
+                               int reads, int Dv, int h);
+// ... and for ONE read i (the layer groups reads by physical row, so each
+// thread owns whole rows of dV):
+//   dv (Dv) += w[c] dacc_block[slice c],  dacc_block = dacc[block[i]] (Dv), w (h)
+void ive_pool_backward_value(real *dv, const real *dacc_block, const real *w, int Dv, int h);
 
 #endif

@@ -9,6 +9,7 @@ static void check_rank(int r) {
     if (r < 1 || r > UM_TUCKER_MAX_RANK) um_die(UM_EXIT_USAGE, "tucker: rank r=%d, only 1 and 2 are supported", r);
 }
 
+/* BEGIN EXERCISE 5.1 */
 // Flip the pair (u, t) together so the largest-magnitude component of u is
 // positive. Why a convention at all: an SVD is only defined up to flipping
 // both vectors, and flipping them turns "top-m of u.R" into "top-m of -u.R",
@@ -59,6 +60,7 @@ void tucker_svd(UmSvd2 *svd, const real *C, int r) {
     svd->u2[0] = -sg * u[1], svd->u2[1] = sg * u[0];
     svd->t2[0] = -t[1], svd->t2[1] = t[0];
 }
+/* END EXERCISE 5.1 */
 
 void tucker_core_sum(real *Csum, const real *cores, int h, int r) {
     int rr = r * r;
@@ -77,6 +79,10 @@ real tucker_score(const real *R, const real *C, const real *Q, int r) {
     return s;
 }
 
+// The exact rescoring of the candidates, then its backward.
+// Forward was: s = sum_ab R[a] C[a,b] Q[b]; so
+//   dR[a] += g sum_b C[a,b] Q[b],  dQ[b] += g sum_a R[a] C[a,b],  dC[a,b] += g R[a] Q[b]
+/* BEGIN EXERCISE 5.2 */
 // R (m1, r), Q (m2, r), C (r, r) -> grid (m1*m2)
 void tucker_grid(real *grid, const real *R, int m1, const real *Q, int m2, const real *C, int r) {
     for (int a = 0; a < m1; a++) {
@@ -95,8 +101,6 @@ void tucker_grid(real *grid, const real *R, int m1, const real *Q, int m2, const
     }
 }
 
-// Forward was: s = sum_ab R[a] C[a,b] Q[b]; so
-//   dR[a] += g sum_b C[a,b] Q[b],  dQ[b] += g sum_a R[a] C[a,b],  dC[a,b] += g R[a] Q[b]
 void tucker_score_backward(real *dR, real *dQ, real *dC, real g, const real *R, const real *C, const real *Q,
                            int r) {
     for (int a = 0; a < r; a++)
@@ -106,6 +110,7 @@ void tucker_score_backward(real *dR, real *dQ, real *dC, real g, const real *R, 
             if (dC) dC[a * r + b] += g * R[a] * Q[b];
         }
 }
+/* END EXERCISE 5.2 */
 
 // Forward was: loss = weight * max(0, s1 - tau)^2 (r = 2); ds1/dC = u2 t2^T.
 double tucker_aux_loss(real *dC, const UmSvd2 *svd, double weight, double tau) {

@@ -71,6 +71,9 @@ UmUltraMemConfig um_ultramem_config_pkm_like(void) {
     return c;
 }
 
+// The value table's LR multiplier ([CODE] olmo/optim.py: mult(step) =
+// 1 + (times - 1) max(0, 1 - step / (max_steps rate))), written from start to end.
+/* BEGIN EXERCISE 7.1 */
 double um_ultramem_value_lr_mult(const UmUltraMemConfig *cfg, int step, int total) {
     double start = cfg->value_lr_mult, end = cfg->value_lr_mult_end;
     if (cfg->value_lr_schedule == UM_VALUE_LR_CONSTANT) return start;
@@ -80,6 +83,7 @@ double um_ultramem_value_lr_mult(const UmUltraMemConfig *cfg, int step, int tota
     if (left > 1) left = 1;
     return end + (start - end) * left;
 }
+/* END EXERCISE 7.1 */
 
 // ---------------------------------------------------------------- setup
 
@@ -339,21 +343,12 @@ static void search_all(UmUltraMem *l, int N) {
 // share the value table and the projection). With MCS, core c owns the
 // c-th Dv/h slice of every value row ([PAPER] Eq. 16-17, [CODE] the same).
 static void pool_values(UmUltraMem *l, int N) {
-    int Dv = l->cfg.Dv, EDv = l->cfg.E * Dv, reads = l->cfg.H * l->cfg.m, hc = l->cfg.cores, sl = l->slice;
-    const real *V = l->values->data;
+    int Dv = l->cfg.Dv, E = l->cfg.E, reads = l->cfg.H * l->cfg.m, hc = l->cfg.cores;
 #pragma omp parallel for
     for (int t = 0; t < N; t++) {
-        real *acc = l->acc + (size_t)t * EDv;
-        memset(acc, 0, (size_t)EDv * sizeof(real));
-        for (int i = 0; i < reads; i++) {
-            size_t rd = (size_t)t * reads + i;
-            const real *v = V + (size_t)l->phys[rd] * Dv;
-            real *a = acc + (size_t)l->block[rd] * Dv;
-            for (int c = 0; c < hc; c++) {
-                real w = l->weight[rd * hc + c];
-                for (int x = c * sl; x < (c + 1) * sl; x++) a[x] += w * v[x];
-            }
-        }
+        size_t rd = (size_t)t * reads;
+        ive_pool_token(l->acc + (size_t)t * E * Dv, l->values->data, l->phys + rd, l->block + rd,
+                       l->weight + rd * hc, reads, E, Dv, hc);
     }
 }
 
@@ -420,21 +415,13 @@ void um_ultramem_forward(UmUltraMem *l, real *out, const real *inp, int N) {
 // and, through the softmax when on: ds_j = w_j (dw_j - sum_l w_l dw_l) per core.
 // dweight ends up holding d loss / d score.
 static void score_grads(UmUltraMem *l, const real *dacc, int N) {
-    int Dv = l->cfg.Dv, EDv = l->cfg.E * Dv, H = l->cfg.H, m = l->cfg.m, hc = l->cfg.cores, sl = l->slice;
-    const real *V = l->values->data;
+    int Dv = l->cfg.Dv, EDv = l->cfg.E * Dv, H = l->cfg.H, m = l->cfg.m, hc = l->cfg.cores;
 #pragma omp parallel for
     for (int th = 0; th < N * H; th++) {
         const real *da = dacc + (size_t)(th / H) * EDv;
         size_t o = (size_t)th * m;
         real *ds = l->dweight + o * hc;
-        for (int j = 0; j < m; j++) {
-            const real *v = V + (size_t)l->phys[o + j] * Dv, *d = da + (size_t)l->block[o + j] * Dv;
-            for (int c = 0; c < hc; c++) {
-                real g = 0;
-                for (int x = c * sl; x < (c + 1) * sl; x++) g += d[x] * v[x];
-                ds[j * hc + c] = g;
-            }
-        }
+        ive_pool_backward_weights(ds, da, l->values->data, l->phys + o, l->block + o, m, Dv, hc);
         if (!l->cfg.softmax) continue;
         const real *w = l->weight + o * hc;
         for (int c = 0; c < hc; c++) {
@@ -451,7 +438,7 @@ static void score_grads(UmUltraMem *l, const real *dacc, int N) {
 // token, head, rank order) and each thread owns whole rows, so the sums are
 // race-free and bit-identical for any thread count.
 static void value_grads(UmUltraMem *l, const real *dacc, int N) {
-    int Dv = l->cfg.Dv, EDv = l->cfg.E * Dv, Hm = l->cfg.H * l->cfg.m, hc = l->cfg.cores, sl = l->slice;
+    int Dv = l->cfg.Dv, EDv = l->cfg.E * Dv, Hm = l->cfg.H * l->cfg.m, hc = l->cfg.cores;
     int reads = N * Hm, S = l->n_phys, *start = l->slot_start, *list = l->slot_reads;
     memset(start, 0, ((size_t)S + 1) * sizeof(int));
     for (int i = 0; i < reads; i++) start[l->phys[i] + 1]++;
@@ -466,10 +453,7 @@ static void value_grads(UmUltraMem *l, const real *dacc, int N) {
         for (int i = start[s]; i < start[s + 1]; i++) {
             int rd = list[i];
             const real *d = dacc + (size_t)(rd / Hm) * EDv + (size_t)l->block[rd] * Dv;
-            for (int c = 0; c < hc; c++) {
-                real w = l->weight[(size_t)rd * hc + c];
-                for (int x = c * sl; x < (c + 1) * sl; x++) dv[x] += w * d[x];
-            }
+            ive_pool_backward_value(dv, d, l->weight + (size_t)rd * hc, Dv, hc);
         }
     }
 }
@@ -601,6 +585,29 @@ void um_ultramem_backward(UmUltraMem *l, real *dinp, const real *dout, const rea
 
 // ---------------------------------------------------------------- init
 
+// The two numbers of the "improved init" (research notes section 2.7).
+// Value std: PKM (XLM) draws values from N(0, 1/Dv) and lets the softmax keep
+// the output in scale. Raw scores of mean ~1 summed over m winners of H heads
+// (and E blocks pooled, then projected) make the output variance about
+// m H Var(V) / E, so [PAPER] sets Var(V) = E / (2 m H L): every one of the L
+// memory layers then adds 1/(2L), like a GPT residual branch.
+// Norm gain: a weight g on both the query and the key norm scales each side
+// score by g^2, the additive score by g^2 and the bilinear (TDQKR) score by g^4,
+// so g = mu^(-1/2) or mu^(-1/4) moves a measured mean selected score mu to 1;
+// if mu <= 0 (it should not happen), [CODE]'s constant 1/Dk^0.33.
+/* BEGIN EXERCISE 7.2 */
+static double value_init_std(const UmUltraMemConfig *c) {
+    if (!c->improved_init) return 1 / sqrt((double)c->Dv);
+    int L = c->init_n_layers > 0 ? c->init_n_layers : 1;
+    return sqrt((double)c->E / (2.0 * c->m * c->H * L));
+}
+
+static double norm_gain(double mu, int tdqkr, int Dk) {
+    if (mu <= 0) return pow((double)Dk, -0.33);
+    return pow(mu, tdqkr ? -0.25 : -0.5);
+}
+/* END EXERCISE 7.2 */
+
 // Monte-Carlo calibration of the query/key norm weights ([PAPER] "improved
 // init": the scores are used raw, so their scale IS the output scale, and
 // the value init assumes selected scores of mean ~1).
@@ -638,8 +645,7 @@ static void calibrate_norms(UmUltraMem *l, UmRng *rng) {
         count += (long)N * l->cfg.H * l->cfg.m;
     }
     um_free(x);
-    double mu = sum / (double)count;
-    double g = mu > 0 ? pow(mu, l->cfg.tdqkr ? -0.25 : -0.5) : pow((double)l->cfg.Dk, -0.33);
+    double g = norm_gain(sum / (double)count, l->cfg.tdqkr, l->cfg.Dk);
     param_fill(l->qnorm_w, (real)g);
     param_fill(l->knorm_w, (real)g);
     l->N = 0;  // the cache holds calibration data, not a forward of the caller's
@@ -648,7 +654,7 @@ static void calibrate_norms(UmUltraMem *l, UmRng *rng) {
 // PKM init (improved_init 0) or [CODE]/[PAPER] UltraMem init (section 2.7).
 static void init_params(UmUltraMem *l, UmRng *rng) {
     const UmUltraMemConfig *c = &l->cfg;
-    double Dk = c->Dk, Dv = c->Dv, EDv = (double)c->E * c->Dv;
+    double Dk = c->Dk, EDv = (double)c->E * c->Dv;
     if (c->improved_init) {
         param_normal(l->wq, rng, (real)(1 / sqrt(Dk)));    // [CODE] N(0, 1/kdim)
         param_normal(l->keys, rng, (real)(1 / sqrt(Dk)));  // [CODE] N(0, 1/kdim)
@@ -660,13 +666,7 @@ static void init_params(UmUltraMem *l, UmRng *rng) {
         param_uniform(l->cores, rng, (real)0.5);
         for (size_t i = 0; i < l->cores->numel; i++) l->cores->data[i] += (real)0.5;
     }
-    double vstd;
-    if (c->value_init_std > 0)
-        vstd = c->value_init_std;
-    else if (c->improved_init)  // [PAPER] Var = E / (2 m H L): output variance 1/(2L) when scores ~1
-        vstd = sqrt((double)c->E / (2.0 * c->m * c->H * (c->init_n_layers > 0 ? c->init_n_layers : 1)));
-    else
-        vstd = 1 / sqrt(Dv);  // XLM: N(0, Dv^-1/2)
+    double vstd = c->value_init_std > 0 ? c->value_init_std : value_init_std(c);
     param_normal(l->values, rng, (real)vstd);
     if (l->wo) {
         if (c->improved_init)
