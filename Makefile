@@ -178,7 +178,7 @@ ch%: all bin/ch%
 clean:
 	rm -rf build bin out/obj lib/libum.a
 
--include $(shell find build -name '*.d' 2>/dev/null) $(wildcard bin/*.d)
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------- fragments
 # Larger features keep their rules beside their code.

@@ -12,6 +12,8 @@
 // padding ragged edges with zeros so the kernel never needs a remainder case.
 #include "kernels/gemm.h"
 
+#include <pthread.h>
+
 typedef int um_gemm_nonempty;  // keep the translation unit non-empty under UM_NO_SIMD
 
 #ifndef UM_NO_SIMD
@@ -38,12 +40,32 @@ typedef struct {
 } GrowBuf;
 static _Thread_local GrowBuf tls_a, tls_b;
 
+// Every live packing buffer is also listed here, so a leak checker (which
+// may not see the thread-local pointers of OpenMP's worker threads at exit)
+// knows they are still in use, not leaked. Touched only when a buffer grows.
+#define MAX_LIVE_BUFFERS 256
+static float *live_buffers[MAX_LIVE_BUFFERS];
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void track_buffer(float *old, float *new_buf) {
+    pthread_mutex_lock(&live_lock);
+    for (int i = 0; i < MAX_LIVE_BUFFERS; i++) {
+        if (live_buffers[i] == old) {  // old is NULL for a first allocation: takes a free slot
+            live_buffers[i] = new_buf;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_lock);
+}
+
 static float *growbuf(GrowBuf *g, size_t nfloats) {
     if (g->cap < nfloats) {
-        free(g->p);
         size_t bytes = (nfloats * sizeof(float) + 63) / 64 * 64;
-        g->p = aligned_alloc(64, bytes);
-        if (!g->p) um_die(UM_EXIT_RUNTIME, "out of memory for a %zu-byte matmul packing buffer", bytes);
+        float *bigger = aligned_alloc(64, bytes);
+        if (!bigger) um_die(UM_EXIT_RUNTIME, "out of memory for a %zu-byte matmul packing buffer", bytes);
+        track_buffer(g->p, bigger);
+        free(g->p);
+        g->p = bigger;
         g->cap = nfloats;
     }
     return g->p;
