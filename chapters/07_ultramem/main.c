@@ -3,9 +3,10 @@
 //   1. The skip-layer wiring of the ultramem presets: which block each memory
 //      layer reads and after which block its output is added.
 //   2. Init: the mean selected score and the memory output's standard
-//      deviation at initialisation, PKM init vs the improved init, for the
-//      tiny model's memory shape (the improved init aims at score ~1 and an
-//      output variance of 1/(2L) per layer).
+//      deviation at initialisation for the tiny memory shape, at the ladder's
+//      rungs 0 (PKM: softmax), 1 (raw scores, PKM init), 5 (+ query/key norm
+//      with weight 1) and with the improved init (score ~1, output variance
+//      about 1/(2L) per layer).
 //   3. The value learning-rate multiplier over a run (4x -> 1x).
 //   4. The accounting of the tiny preset (parameters, FLOPs per token).
 // The ablation ladder itself trains 11 models: bin/um ablate --size nano
@@ -49,8 +50,8 @@ static void init_stats(const char *name, const UmUltraMemConfig *c, int D, UmRng
     int reads = N * l.cfg.H * l.cfg.m;
     for (int i = 0; i < reads; i++) score += l.total[i];
     for (int i = 0; i < N * D; i++) sq += (double)y[i] * y[i];
-    printf("   %-13s mean selected score %7.3f | output std %.4f | 1/sqrt(2L) = %.4f\n", name, score / reads,
-           sqrt(sq / (N * D)), 1 / sqrt(2.0 * c->init_n_layers));
+    printf("   %-13s mean selected score %8.3f | output std %8.4f | 1/sqrt(2L) = %.4f\n", name, score / reads,
+           sqrt(sq / (N * D)), 1 / sqrt(2.0 * (c->init_n_layers > 0 ? c->init_n_layers : 1)));
     um_ultramem_free(&l);
     params_free(&reg);
 }
@@ -63,9 +64,16 @@ static void init(UmRng *rng) {
     UmUltraMemConfig um = model_ultramem_config(&m);
     printf("2. Init of one tiny memory layer (D %d, n %d, m %d, H %d, E %d, L %d memory layers)\n", m.dim, um.n,
            um.m, um.H, um.E, um.init_n_layers);
-    UmUltraMemConfig pkm = um;
-    pkm.improved_init = 0, pkm.calibrate_norm = 0;
-    init_stats("PKM init", &pkm, m.dim, rng);
+    // The ladder's rungs 0, 1 and 5 (the tricks before them on, PKM init), then
+    // the improved init (rung 9): why the raw-score rungs start badly.
+    UmUltraMemConfig r0 = um_ultramem_config_pkm_like();
+    r0.n = um.n, r0.m = 2 * um.m, r0.H = um.H, r0.Dk = um.Dk, r0.init_n_layers = 1;
+    UmUltraMemConfig r1 = r0, r5 = um;
+    r1.softmax = 0;
+    r5.E = 1, r5.tdqkr = 0, r5.r = 1, r5.cores = 1, r5.improved_init = 0, r5.calibrate_norm = 0, r5.aux_alpha = 0;
+    init_stats("rung 0 PKM", &r0, m.dim, rng);
+    init_stats("rung 1 raw", &r1, m.dim, rng);
+    init_stats("rung 5 qknorm", &r5, m.dim, rng);
     init_stats("improved init", &um, m.dim, rng);
     printf("\n");
 }
