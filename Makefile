@@ -168,6 +168,7 @@ test: all bin/test_f32 bin/test_f64
 # make ch02 -> builds chapters/02_*/main.c into bin/ch02 and runs it.
 .SECONDEXPANSION:
 bin/ch%: $$(wildcard chapters/$$*_*/main.c) lib/libum.a $(VIZ_OBJ) | check-deps
+	@test -n "$(wildcard chapters/$*_*/main.c)" || { echo "error: chapter $* has no demo to run; read chapters/$*_*/README.md" >&2; exit 2; }
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(SDL_CFLAGS) $(STB_CFLAGS) $(wildcard chapters/$*_*/main.c) \
 	  $(filter-out build/f32/viz/window%,$(VIZ_OBJ)) lib/libum.a -o $@ $(SDL_LIBS) $(LDLIBS)
