@@ -8,11 +8,12 @@ learned position embeddings, output head tied to the token embedding, mean
 cross-entropy. One step is what the C trainer does: forward, zero grads,
 backward, global-norm clipping at 1.0, AdamW (betas 0.9/0.95, eps 1e-8,
 weight decay 0.1 on matrices only). Batches are random windows of
-out/data/fortunes.txt, B = 16. Timing: warmup steps, then the best of 3 runs
-of a number of steps calibrated to about --seconds in total, as bench_train.
+out/data/fortunes.txt, B = 16. Timing as bench_train: warmup steps, then 5
+repeats in which the thread counts take turns, each running a number of steps
+calibrated to about --seconds in total; the best run per thread count counts.
 
-Prints one line: torch_tokens_per_s: <value>   (notes go to stderr)
-Usage: /usr/bin/python3 tests/bench/torch_tiny.py --threads N [--seconds S]
+Prints torch_tokens_per_s_<t>t: <value> per thread count (notes go to stderr).
+Usage: /usr/bin/python3 tests/bench/torch_tiny.py --threads 1,2 [--seconds S]
 """
 import argparse
 import math
@@ -24,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 V, T, L, D, H, B = 256, 128, 4, 128, 4, 16
-WARMUP, REPEATS = 3, 3
+WARMUP, REPEATS = 3, 5
 DATA = "out/data/fortunes.txt"
 
 
@@ -79,10 +80,10 @@ class Tiny(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--threads", required=True, help="comma-separated thread counts, e.g. 1,2")
     ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    threads = [int(t) for t in args.threads.split(",")]
     torch.manual_seed(1337)
 
     data = torch.frombuffer(bytearray(open(DATA, "rb").read()), dtype=torch.uint8).long()
@@ -104,21 +105,27 @@ def main():
         opt.step()
         return loss.item()
 
-    for _ in range(WARMUP):
-        step()
+    for t in threads:
+        torch.set_num_threads(t)
+        for _ in range(WARMUP):
+            step()
     t0 = time.perf_counter()
     step()
     one = time.perf_counter() - t0
-    steps = max(2, int(args.seconds / REPEATS / one))
-    best = math.inf
+    steps = max(2, int(args.seconds / REPEATS / len(threads) / one))
+    best = {t: math.inf for t in threads}
     for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            loss = step()
-        best = min(best, (time.perf_counter() - t0) / steps)
-    print(f"note: torch {torch.__version__}, {args.threads} threads, {steps} steps per run, loss {loss:.4f}",
+        for t in threads:
+            torch.set_num_threads(t)
+            step()  # wakes the thread pool at this size
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                loss = step()
+            best[t] = min(best[t], (time.perf_counter() - t0) / steps)
+    print(f"note: torch {torch.__version__}, threads {threads}, {steps} steps per run, loss {loss:.4f}",
           file=sys.stderr)
-    print(f"torch_tokens_per_s: {B * T / best:.0f}")
+    for t in threads:
+        print(f"torch_tokens_per_s_{t}t: {B * T / best[t]:.0f}")
 
 
 if __name__ == "__main__":
