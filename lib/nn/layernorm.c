@@ -60,21 +60,27 @@ static void layernorm_backward_inp(real *dinp, const real *dout, const real *inp
 }
 /* END EXERCISE 2.2 */
 
-// dweight and dbias sum over all N rows; each thread owns a set of columns d,
-// so the sums never race.
+// dweight and dbias sum over all N rows; each thread owns a block of columns
+// d, so the sums never race. Inside a block the loop runs along rows n with
+// the block's columns innermost: unit-stride and vectorisable, while every
+// dweight[d] still adds its rows in order n = 0, 1, ... (the same bits as a
+// column-by-column loop, for any thread count).
+#define NORM_COL_BLOCK 64
 static void layernorm_backward_params(real *dweight, real *dbias, const real *dout, const real *inp,
                                       const real *mean, const real *rstd, int N, int D) {
 #pragma omp parallel for
-    for (int d = 0; d < D; d++) {
-        real dw = 0, db = 0;
+    for (int d0 = 0; d0 < D; d0 += NORM_COL_BLOCK) {
+        int nd = D - d0 < NORM_COL_BLOCK ? D - d0 : NORM_COL_BLOCK;
+        real dw[NORM_COL_BLOCK] = {0}, db[NORM_COL_BLOCK] = {0};
         for (int n = 0; n < N; n++) {
-            real dy = dout[(size_t)n * D + d];
-            real norm = (inp[(size_t)n * D + d] - mean[n]) * rstd[n];
-            dw += dy * norm;
-            db += dy;
+            const real *dy = dout + (size_t)n * D + d0, *x = inp + (size_t)n * D + d0;
+            for (int j = 0; j < nd; j++) {
+                real norm = (x[j] - mean[n]) * rstd[n];
+                dw[j] += dy[j] * norm;
+                db[j] += dy[j];
+            }
         }
-        dweight[d] += dw;
-        dbias[d] += db;
+        for (int j = 0; j < nd; j++) dweight[d0 + j] += dw[j], dbias[d0 + j] += db[j];
     }
 }
 
@@ -121,11 +127,15 @@ void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *i
             dx[d] += rstd[n] * (dy[d] * weight[d] - norm * mean_dnorm_norm);
         }
     }
-    // Column-partitioned, as in LayerNorm: no two threads share a dweight[d].
+    // Column blocks, as in LayerNorm: no two threads share a dweight[d].
 #pragma omp parallel for
-    for (int d = 0; d < D; d++) {
-        real dw = 0;
-        for (int n = 0; n < N; n++) dw += dout[(size_t)n * D + d] * inp[(size_t)n * D + d] * rstd[n];
-        dweight[d] += dw;
+    for (int d0 = 0; d0 < D; d0 += NORM_COL_BLOCK) {
+        int nd = D - d0 < NORM_COL_BLOCK ? D - d0 : NORM_COL_BLOCK;
+        real dw[NORM_COL_BLOCK] = {0};
+        for (int n = 0; n < N; n++) {
+            const real *dy = dout + (size_t)n * D + d0, *x = inp + (size_t)n * D + d0;
+            for (int j = 0; j < nd; j++) dw[j] += dy[j] * x[j] * rstd[n];
+        }
+        for (int j = 0; j < nd; j++) dweight[d0 + j] += dw[j];
     }
 }
