@@ -51,7 +51,7 @@ int train_run(UmModel *m, const UmData *d, const UmTrainConfig *cfg, UmTrainStat
     int *inputs = um_alloc((size_t)B * T * sizeof(int)), *targets = um_alloc((size_t)B * T * sizeof(int));
     UmAdamW opt = adamw_defaults();
     opt.grad_clip = (real)cfg->grad_clip;
-    for (int g = 0; g < m->params.n_groups; g++)  // the "weights" groups decay, norms/biases keep 0
+    for (int g = 0; g < m->params.n_groups; g++)  // decayed groups take the run's weight decay; no_decay groups keep 0
         if (m->params.groups[g].weight_decay != 0) m->params.groups[g].weight_decay = (real)cfg->weight_decay;
     UmRng rng = {state->rng_state};
     UmProgress progress;
