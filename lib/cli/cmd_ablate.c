@@ -46,7 +46,7 @@ static const double PAPER_VAL_DELTA[N_RUNGS] = {0,      -0.006, -0.022, +0.003, 
 
 typedef struct {
     const char *size, *data, *questions;
-    int steps, seed_given, threads, max_questions, eval_batches, from, to;
+    int steps, seed_given, threads, max_questions, eval_batches, from, to, leave_one_out;
     long long seed;
 } AblateOptions;
 
@@ -65,7 +65,9 @@ static void usage(FILE *out) {
             "  --threads N             OpenMP threads\n"
             "  --max-questions N       questions scored (default 2000, 0 = all)\n"
             "  --eval-batches N        validation batches for the final loss (default 100, 0 = all)\n"
-            "  --from I --to J         run only rungs I..J (default 0..10)\n\n"
+            "  --from I --to J         run only rungs I..J (default 0..10)\n"
+            "  --leave-one-out 1       instead of the ladder: the full UltraMem, then with each trick\n"
+            "                          turned off alone (its marginal effect at the top of the ladder)\n\n"
             "Example: um ablate --size nano --steps 300\n");
 }
 
@@ -96,6 +98,7 @@ static void parse(AblateOptions *o, int argc, char **argv) {
         else if (!strcmp(f, "--eval-batches")) o->eval_batches = int_arg(f, v, 0, 100000000);
         else if (!strcmp(f, "--from")) o->from = int_arg(f, v, 0, N_RUNGS - 1);
         else if (!strcmp(f, "--to")) o->to = int_arg(f, v, 0, N_RUNGS - 1);
+        else if (!strcmp(f, "--leave-one-out")) o->leave_one_out = int_arg(f, v, 0, 1);
         else um_die(UM_EXIT_USAGE, "um ablate: unknown flag '%s' (see um ablate --help)", f);
     }
     if (o->from > o->to) um_die(UM_EXIT_USAGE, "um ablate: --from %d is after --to %d", o->from, o->to);
@@ -125,6 +128,38 @@ static void rung_config(UmModelConfig *m, const UmModelConfig *preset, int k) {
     if (k < 8) m->um_cores = 1;
     if (k < 9) m->um_improved_init = 0;
     if (k < 10) m->um_value_lr_decay = 0;
+}
+
+// Leave-one-out: the full UltraMem (variant 0), then each trick off alone.
+// TDQKR goes with MCS (MCS needs it); "split + skip" goes back to one layer
+// of the same total size (the rung-3 layout, everything else on).
+#define N_LOO 10
+static const char *LOO_NAMES[N_LOO] = {
+    "UltraMem (all)", "- softmax", "- share query", "- split + skip", "- query/key norm",
+    "- IVE",          "- TDQKR, MCS", "- MCS",      "- improved init", "- value lr decay",
+};
+
+static void loo_config(UmModelConfig *m, const UmModelConfig *preset, int k) {
+    *m = *preset;
+    UmModelConfig one;
+    switch (k) {
+    case 1: m->um_softmax = 1; break;
+    case 2: m->um_share_query = 0; break;
+    case 3:
+        rung_config(&one, preset, 3);
+        m->um_layers = 1;
+        m->um_read[0] = one.um_read[0], m->um_write[0] = one.um_write[0];
+        m->um_read[1] = m->um_write[1] = 0;
+        m->um_keys = one.um_keys, m->um_topm = one.um_topm;
+        break;
+    case 4: m->um_qk_norm = 0; break;
+    case 5: m->um_ive = 1; break;
+    case 6: m->um_tdqkr = 0, m->um_cores = 1; break;
+    case 7: m->um_cores = 1; break;
+    case 8: m->um_improved_init = 0; break;
+    case 9: m->um_value_lr_decay = 0; break;
+    default: break;
+    }
 }
 
 // ------------------------------------------------------------------ recall
@@ -191,16 +226,19 @@ static RungResult run_rung(const UmModelConfig *mc, const UmTrainConfig *tc, con
     return r;
 }
 
-static void print_row(int k, const RungResult *r, const RungResult *prev, const UmModelConfig *mc) {
+static void print_row(int k, const char *name, const RungResult *r, const RungResult *prev, const UmModelConfig *mc,
+                      double paper) {
     char dtrain[16] = "", dval[16] = "";
     if (prev) {
         snprintf(dtrain, sizeof dtrain, "(%+.3f)", r->train_loss - prev->train_loss);
         snprintf(dval, sizeof dval, "(%+.3f)", r->val_loss - prev->val_loss);
     }
-    printf("| %2d | %-16s | %.3f %-8s | %.3f %-8s | %5.1f%% | %7.3f | %7.3f | %7.3f | %2d %4d %3d %3d | %+.3f | %5.0fs |\n",
-           k, RUNG_NAMES[k], r->train_loss, dtrain, r->val_loss, dval, 100 * r->recall, r->flops / 1e6,
+    char paper_delta[16] = "n/a";
+    if (!isnan(paper)) snprintf(paper_delta, sizeof paper_delta, "%+.3f", paper);
+    printf("| %2d | %-16s | %.3f %-8s | %.3f %-8s | %5.1f%% | %7.3f | %7.3f | %7.3f | %2d %4d %3d %3d | %6s | %5.0fs |\n",
+           k, name, r->train_loss, dtrain, r->val_loss, dval, 100 * r->recall, r->flops / 1e6,
            r->total / 1e6, r->activated / 1e6, mc->um_layers, mc->um_keys, mc->um_topm,
-           mc->um_value_proj ? mc->um_value_dim : mc->dim, PAPER_VAL_DELTA[k], r->secs);
+           mc->um_value_proj ? mc->um_value_dim : mc->dim, paper_delta, r->secs);
     fflush(stdout);
 }
 
@@ -233,6 +271,20 @@ int cmd_ablate(int argc, char **argv) {
     printf("| rung | step | train (delta) | val (delta) | recall | MFLOPs/tok | params M | activ. M | layers n m Dv | "
            "paper val delta | time |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    if (o.leave_one_out) {  // deltas against the full model, not the row before
+        RungResult full;
+        for (int k = 0; k < N_LOO; k++) {
+            UmModelConfig mc;
+            loo_config(&mc, &preset, k);
+            if (config_validate(&mc, &err)) um_die(UM_EXIT_RUNTIME, "um ablate: variant %d: %s", k, err.msg);
+            RungResult r = run_rung(&mc, &tc, &data, qp, &o);
+            if (k == 0) full = r;
+            print_row(k, LOO_NAMES[k], &r, k ? &full : NULL, &mc, NAN);
+        }
+        if (qp) questions_free(qp);
+        data_free(&data);
+        return 0;
+    }
     RungResult prev;
     int have_prev = 0;
     for (int k = o.from; k <= o.to; k++) {
@@ -243,7 +295,7 @@ int cmd_ablate(int argc, char **argv) {
         if (k == N_RUNGS - 1 && config_diff(&mc, &preset, diff, sizeof diff))  // the top rung IS UltraMem
             um_die(UM_EXIT_RUNTIME, "um ablate: the last rung differs from the ultramem preset (%s)", diff);
         RungResult r = run_rung(&mc, &tc, &data, qp, &o);
-        print_row(k, &r, have_prev ? &prev : NULL, &mc);
+        print_row(k, RUNG_NAMES[k], &r, have_prev ? &prev : NULL, &mc, PAPER_VAL_DELTA[k]);
         prev = r, have_prev = 1;
     }
     if (qp) questions_free(qp);
