@@ -268,7 +268,7 @@ int cmd_ablate(int argc, char **argv) {
     printf("train = mean loss of the last 10%% of steps, val = %s held-out loss, both in nats/byte; recall on %d "
            "questions\n\n",
            o.eval_batches ? "first batches of the" : "whole", qp ? (o.max_questions && o.max_questions < q.count ? o.max_questions : q.count) : 0);
-    printf("| rung | step | train (delta) | val (delta) | recall | MFLOPs/tok | params M | activ. M | layers n m Dv | "
+    printf("| rung | trick | train (delta) | val (delta) | recall | MFLOPs/tok | params M | activ. M | layers n m Dv | "
            "paper val delta | time |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     if (o.leave_one_out) {  // deltas against the full model, not the row before
