@@ -46,7 +46,7 @@ static const double PAPER_VAL_DELTA[N_RUNGS] = {0,      -0.006, -0.022, +0.003, 
 
 typedef struct {
     const char *size, *data, *questions;
-    int steps, seed_given, threads, max_questions, eval_batches, from, to, leave_one_out;
+    int steps, seed_given, threads, max_questions, eval_batches, from, to, leave_one_out, trace;
     long long seed;
 } AblateOptions;
 
@@ -66,6 +66,7 @@ static void usage(FILE *out) {
             "  --max-questions N       questions scored (default 2000, 0 = all)\n"
             "  --eval-batches N        validation batches for the final loss (default 100, 0 = all)\n"
             "  --from I --to J         run only rungs I..J (default 0..10)\n"
+            "  --trace N               print step, train loss and gradient norm every N steps (stderr)\n"
             "  --leave-one-out 1       instead of the ladder: the full UltraMem, then with each trick\n"
             "                          turned off alone (its marginal effect at the top of the ladder)\n\n"
             "Example: um ablate --size nano --steps 300\n");
@@ -99,6 +100,7 @@ static void parse(AblateOptions *o, int argc, char **argv) {
         else if (!strcmp(f, "--from")) o->from = int_arg(f, v, 0, N_RUNGS - 1);
         else if (!strcmp(f, "--to")) o->to = int_arg(f, v, 0, N_RUNGS - 1);
         else if (!strcmp(f, "--leave-one-out")) o->leave_one_out = int_arg(f, v, 0, 1);
+        else if (!strcmp(f, "--trace")) o->trace = int_arg(f, v, 0, 100000000);
         else um_die(UM_EXIT_USAGE, "um ablate: unknown flag '%s' (see um ablate --help)", f);
     }
     if (o->from > o->to) um_die(UM_EXIT_USAGE, "um ablate: --from %d is after --to %d", o->from, o->to);
@@ -189,8 +191,9 @@ typedef struct {
 
 // Mean training loss over the last tenth of the steps: the last batch alone
 // is too noisy to compare rungs by a few thousandths.
+// With --trace, also the loss curve, to tell a slow rung from a spiking one.
 typedef struct {
-    int from_step;
+    int from_step, trace;
     double sum;
     int count;
 } TrainLossTail;
@@ -199,6 +202,8 @@ static void tail_hook(void *ctx, UmModel *model, const UmStepInfo *info) {
     (void)model;
     TrainLossTail *t = ctx;
     if (info->step > t->from_step) t->sum += info->train_loss, t->count++;
+    if (t->trace && info->step % t->trace == 0)
+        fprintf(stderr, "step %5d  train %.4f  grad_norm %.3f\n", info->step, info->train_loss, info->grad_norm);
 }
 
 static RungResult run_rung(const UmModelConfig *mc, const UmTrainConfig *tc, const UmData *data,
@@ -214,7 +219,7 @@ static RungResult run_rung(const UmModelConfig *mc, const UmTrainConfig *tc, con
     r.flops = model_flops_per_token(&model);
     UmTrainState state;
     train_state_fresh(&state, tc->seed);
-    TrainLossTail tail = {.from_step = tc->steps - (tc->steps / 10 > 0 ? tc->steps / 10 : 1)};
+    TrainLossTail tail = {.from_step = tc->steps - (tc->steps / 10 > 0 ? tc->steps / 10 : 1), .trace = o->trace};
     UmTrainRun run = {.log = NULL, .on_step = tail_hook, .hook_ctx = &tail};
     double t0 = um_now();
     if (train_run(&model, data, tc, &state, &run, &err)) um_die(UM_EXIT_RUNTIME, "um ablate: %s", err.msg);
