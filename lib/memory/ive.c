@@ -1,9 +1,15 @@
 // ive.c: see ive.h.
 #include "memory/ive.h"
 
+#include "base/crc32.h"
 #include "base/rng.h"
 
 #include <string.h>
+
+uint64_t ive_layer_seed(uint64_t seed, const char *prefix) {
+    const char *p = prefix ? prefix : "";
+    return seed ^ ((uint64_t)crc32_update(0, p, strlen(p)) * 0x9E3779B97F4A7C15ull);
+}
 
 void ive_shuffle(int *perm, int count, uint64_t seed) {
     UmRng rng;

@@ -29,6 +29,11 @@
 // by an UmRng seeded with seed: the same seed always gives the same perm.
 void ive_shuffle(int *perm, int count, uint64_t seed);
 
+// The shuffle seed of one layer: the configured seed mixed with a hash of
+// the layer's parameter-name prefix, so two layers get different maps and a
+// reloaded model rebuilds the same ones (the map is not saved).
+uint64_t ive_layer_seed(uint64_t seed, const char *prefix);
+
 // Virtual address g -> physical row and block (perm NULL: the identity).
 static inline void ive_address(int *phys, int *block, const int *perm, int g, int n_phys) {
     int s = perm ? perm[g] : g;

@@ -718,8 +718,7 @@ void um_ultramem_init(UmUltraMem *l, const UmUltraMemConfig *cfg, int D, int max
     // The IVE shuffle: derived from the configured seed and the layer's name,
     // so two layers get different maps and a reload rebuilds the same one.
     if (c->E > 1) {
-        const char *p = prefix ? prefix : "";
-        l->ive_seed = c->ive_seed ^ ((uint64_t)crc32_update(0, p, strlen(p)) * 0x9E3779B97F4A7C15ull);
+        l->ive_seed = ive_layer_seed(c->ive_seed, prefix);
         l->shuffle = alloc_ints(l->n_virt);
         ive_shuffle(l->shuffle, l->n_virt, l->ive_seed);
     }

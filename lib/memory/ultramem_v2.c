@@ -573,8 +573,7 @@ void um_ultramem_v2_init(UmUltraMemV2 *l, const UmUltraMemV2Config *cfg, int D, 
     // The shuffle of virtual addresses (V1's IVE permutation, reused): here
     // it scatters neighbouring grid cells over the rows (and, when sharing,
     // over the ring's tables). From the seed and the layer's name.
-    const char *p = prefix ? prefix : "";
-    l->shuffle_seed = c->shuffle_seed ^ ((uint64_t)crc32_update(0, p, strlen(p)) * 0x9E3779B97F4A7C15ull);
+    l->shuffle_seed = ive_layer_seed(c->shuffle_seed, prefix);
     l->shuffle = alloc_ints(l->n_win);
     ive_shuffle(l->shuffle, l->n_win, l->shuffle_seed);
     alloc_cache(l);
