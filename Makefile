@@ -138,7 +138,7 @@ build/%/suites.gen.h: $(TEST_SRC) $(GRAD_SRC)
 	  echo "#define UM_ALL_SUITES \\"; for n in $$names; do echo "    X($$n) \\"; done; echo ""; } > $@
 
 TEST32_OBJ := $(TEST_SRC:%.c=build/f32/%.o) $(TEST_HELP:%.c=build/f32/%.o)
-TEST64_OBJ := $(GRAD_SRC:%.c=build/f64/%.o) $(TEST_HELP:%.c=build/f64/%.o)
+TEST64_OBJ := $(GRAD_SRC:%.c=build/f64/%.o) $(filter-out build/f64/tests/helpers/golden.o,$(TEST_HELP:%.c=build/f64/%.o))
 
 build/f32/tests/runner.o: tests/runner.c build/f32/suites.gen.h
 	@mkdir -p $(@D)

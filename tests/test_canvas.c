@@ -15,6 +15,8 @@
 //   make bin/test_f32 && UM_RECORD_GOLDEN=1 CK_RUN_SUITE=canvas_golden bin/test_f32
 // then LOOK at every tests/golden/*.png before committing them.
 #include <check.h>
+
+#include "helpers/golden.h"
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -446,49 +448,6 @@ Suite *canvas_suite(void) {
 
 // ================================================================ golden images
 
-// Compare c with tests/golden/<name>.png, or (UM_RECORD_GOLDEN=1) write it there.
-static void check_golden(const UmCanvas *c, const char *name) {
-    char path[256], actual[256], diffp[256];
-    UmError err = {{0}};
-    snprintf(path, sizeof path, "tests/golden/%s.png", name);
-    const char *rec = getenv("UM_RECORD_GOLDEN");
-    if (rec && strcmp(rec, "1") == 0) {
-        ck_assert_msg(um_png_write(c, path, &err) == 0, "%s", err.msg);
-        return;
-    }
-    UmCanvas g;
-    if (um_png_read(&g, path, &err) != 0)
-        ck_abort_msg("%s (record goldens with UM_RECORD_GOLDEN=1, see tests/test_canvas.c)", err.msg);
-    long differ = 0;
-    int same_size = g.w == c->w && g.h == c->h;
-    if (same_size)
-        for (size_t i = 0; i < (size_t)c->w * c->h; i++) differ += c->pixels[i] != g.pixels[i];
-    if (same_size && differ == 0) {
-        um_canvas_free(&g);
-        return;
-    }
-    // Leave the evidence: the actual image and, if sizes agree, a diff.
-    mkdir("out", 0755);
-    mkdir("out/golden", 0755);
-    snprintf(actual, sizeof actual, "out/golden/%s.actual.png", name);
-    snprintf(diffp, sizeof diffp, "out/golden/%s.diff.png", name);
-    um_png_write(c, actual, NULL);
-    if (same_size) {
-        UmCanvas d;
-        ck_assert_int_eq(um_canvas_create(&d, c->w, c->h, NULL), 0);
-        for (size_t i = 0; i < (size_t)c->w * c->h; i++) {
-            uint8_t grey = (uint8_t)(um_luma(g.pixels[i]) * 80.0f);
-            d.pixels[i] = c->pixels[i] != g.pixels[i] ? um_rgb(255, 0, 0) : um_rgb(grey, grey, grey);
-        }
-        um_png_write(&d, diffp, NULL);
-        um_canvas_free(&d);
-    }
-    int gw = g.w, gh = g.h;
-    um_canvas_free(&g);
-    if (!same_size)
-        ck_abort_msg("%s: size %dx%d, golden is %dx%d (see %s)", name, c->w, c->h, gw, gh, actual);
-    ck_abort_msg("%s: %ld pixels differ from %s (see %s and %s)", name, differ, path, actual, diffp);
-}
 
 // Deterministic pseudo-random value in [-1, 1) from an integer (no libm, so
 // the test data is the same everywhere).

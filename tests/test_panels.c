@@ -18,6 +18,8 @@
 // data, except expf in the softmax, whose inputs are exact small values), so
 // the images are the same with gcc and clang at any optimisation level.
 #include <check.h>
+
+#include "helpers/golden.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,45 +187,11 @@ static VizSnapshot *fixture(int kind) {
 }
 
 // ================================================================ golden check
-static void check_golden(const UmCanvas *c, const char *name) {
-    char path[256], actual[256], diffp[256];
-    UmError err = {{0}};
-    snprintf(path, sizeof path, "tests/golden/panel_%s.png", name);
-    const char *rec = getenv("UM_RECORD_GOLDEN");
-    if (rec && strcmp(rec, "1") == 0) {
-        ck_assert_msg(um_png_write(c, path, &err) == 0, "%s", err.msg);
-        return;
-    }
-    UmCanvas g;
-    if (um_png_read(&g, path, &err) != 0)
-        ck_abort_msg("%s (record with UM_RECORD_GOLDEN=1, see tests/test_panels.c)", err.msg);
-    long differ = 0;
-    int same = g.w == c->w && g.h == c->h;
-    if (same)
-        for (size_t i = 0; i < (size_t)c->w * c->h; i++) differ += c->pixels[i] != g.pixels[i];
-    if (same && differ == 0) {
-        um_canvas_free(&g);
-        return;
-    }
-    mkdir("out", 0755);
-    mkdir("out/golden", 0755);
-    snprintf(actual, sizeof actual, "out/golden/panel_%s.actual.png", name);
-    snprintf(diffp, sizeof diffp, "out/golden/panel_%s.diff.png", name);
-    um_png_write(c, actual, NULL);
-    if (same) {
-        UmCanvas d;
-        ck_assert_int_eq(um_canvas_create(&d, c->w, c->h, NULL), 0);
-        for (size_t i = 0; i < (size_t)c->w * c->h; i++) {
-            uint8_t grey = (uint8_t)(um_luma(g.pixels[i]) * 80.0f);
-            d.pixels[i] = c->pixels[i] != g.pixels[i] ? um_rgb(255, 0, 0) : um_rgb(grey, grey, grey);
-        }
-        um_png_write(&d, diffp, NULL);
-        um_canvas_free(&d);
-    }
-    int gw = g.w, gh = g.h;
-    um_canvas_free(&g);
-    if (!same) ck_abort_msg("%s: size %dx%d, golden is %dx%d (see %s)", name, c->w, c->h, gw, gh, actual);
-    ck_abort_msg("%s: %ld pixels differ from %s (see %s and %s)", name, differ, path, actual, diffp);
+// Panel goldens are tests/golden/panel_<name>.png.
+static void check_golden_panel(const UmCanvas *c, const char *name) {
+    char full[128];
+    snprintf(full, sizeof full, "panel_%s", name);
+    check_golden(c, full);
 }
 
 typedef void (*PanelFn)(UmCanvas *, UmRect, const VizSnapshot *);
@@ -235,7 +203,7 @@ static void golden_panel(PanelFn fn, int kind, int w, int h, const char *name) {
     ck_assert_int_eq(um_canvas_create(&c, w, h, NULL), 0);
     um_canvas_clear(&c, UM_THEME_BG);
     fn(&c, um_rect(6, 6, w - 12, h - 12), s);
-    check_golden(&c, name);
+    check_golden_panel(&c, name);
     um_canvas_free(&c);
     viz_snapshot_free(s);
 }
@@ -288,7 +256,7 @@ static void golden_frame(int kind, int layout, int help, const char *name) {
     UmCanvas c;
     ck_assert_int_eq(um_canvas_create(&c, 1280, 800, NULL), 0);
     draw_frame(&c, s, layout, help);
-    check_golden(&c, name);
+    check_golden_panel(&c, name);
     um_canvas_free(&c);
     viz_snapshot_free(s);
 }
@@ -306,7 +274,7 @@ START_TEST(test_frame_ultramem_inspect) {  // um viz: the Tucker core takes the 
     UmCanvas c;
     ck_assert_int_eq(um_canvas_create(&c, 1280, 800, NULL), 0);
     draw_frame(&c, s, VIZ_LAYOUT_RETRIEVAL, 0);
-    check_golden(&c, "frame_ultramem_inspect");
+    check_golden_panel(&c, "frame_ultramem_inspect");
     um_canvas_free(&c);
     viz_snapshot_free(s);
 }
