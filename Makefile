@@ -13,7 +13,7 @@ CC ?= gcc
 SHELL := /bin/bash
 
 # ---------------------------------------------------------------- flags
-# Never -ffast-math / -Ofast: they make isnan() lie and break GELU.
+# Never fast-math (nor the -O level that implies it): it makes isnan() lie and breaks GELU.
 WARN   := -Wall -Wextra -Werror -Wno-unknown-pragmas
 OPT    := -O3
 ifeq ($(DEBUG),1)
