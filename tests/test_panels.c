@@ -450,11 +450,118 @@ START_TEST(test_capture_ultramem) {
 }
 END_TEST
 
+// UltraMemV2 (one head, in every block) and PEER (H heads, in every block)
+// fill the same UmRetrievalProbe as PKM: after one forward the capture of
+// block 0 must hold the layer's own winners, and reads of every token.
+static UmModel *nano_model(const char *arch, int **in, int *T) {
+    UmModelConfig mc;
+    UmTrainConfig tc;
+    UmError err = {{0}};
+    ck_assert_msg(config_preset(&mc, &tc, "nano", arch_from_name(arch), &err) == 0, "%s", err.msg);
+    UmModel *model = calloc(1, sizeof *model);
+    ck_assert_msg(model_init_batch(model, &mc, 7, 2, &err) == 0, "%s", err.msg);
+    *T = mc.block_size;
+    *in = malloc(2 * (size_t)*T * sizeof(int));
+    for (int i = 0; i < 2 * *T; i++) (*in)[i] = "the fox reads the memory "[i % 25];
+    return model;
+}
+
+START_TEST(test_capture_ultramem2) {
+    int *in, T;
+    UmModel *model = nano_model("ultramem2", &in, &T);
+    VizTaps *taps = calloc(1, sizeof *taps);
+    ck_assert_int_eq(viz_taps_attach(taps, model), model->cfg.n_layers);
+    const UmUltraMemV2 *l = model->slots[0].um2;
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(viz_taps_heads(taps, 0), 1);
+    int token = T / 2;
+    viz_taps_select(taps, token, 0);
+    model_forward(model, in, NULL, 2, T);
+    viz_taps_after_step(taps, 1);
+    VizSnapshot *s = viz_snapshot_new();
+    viz_capture(s, taps, model, 0, 0, token);
+
+    const VizRetrieval *m = &s->mem;
+    ck_assert_int_eq(s->layer_kind[0], VIZ_LAYER_ULTRAMEM2);
+    ck_assert_int_eq(m->present, 1);
+    ck_assert_int_eq(m->n, l->Kn);
+    ck_assert_int_eq(m->k, l->cfg.m);
+    ck_assert_int_eq(m->n_cores, l->cfg.cores);
+    ck_assert_int_eq(m->reads_side, l->Kn);
+    size_t o = (size_t)token * l->cfg.m;
+    for (int q = 0; q < m->k; q++) {
+        ck_assert_int_eq(m->slots[q], l->virt[o + q]);
+        ck_assert_int_eq(m->phys[q], l->win[o + q]);
+        ck_assert_float_eq_tol(m->scores[q], (float)l->total[o + q], 1e-5f);
+        ck_assert_float_eq_tol(m->grid[m->slots[q]], m->scores[q], 1e-4f);  // full grid = exact where computed
+        float w = 0;
+        for (int c = 0; c < m->n_cores; c++) w += m->core_weights[c][q];
+        ck_assert_float_eq_tol(w, m->weights[q], 1e-5f);
+    }
+    // The best winner beats every candidate the layer rescored.
+    for (int a = 0; a < m->k; a++)
+        for (int b = 0; b < m->k; b++)
+            ck_assert_float_le(m->grid[m->grid_rows[a] * m->n + m->grid_cols[b]], m->scores[0] + 1e-5f);
+    ck_assert_double_eq(m->window_reads, 2.0 * T * l->cfg.m);
+    viz_snapshot_free(s);
+    free(in);
+    viz_taps_detach(taps);
+    ck_assert_ptr_null(model->slots[0].um2->probe);
+    free(taps);
+    model_free(model);
+    free(model);
+}
+END_TEST
+
+START_TEST(test_capture_peer) {
+    int *in, T;
+    UmModel *model = nano_model("peer", &in, &T);
+    VizTaps *taps = calloc(1, sizeof *taps);
+    ck_assert_int_eq(viz_taps_attach(taps, model), model->cfg.n_layers);
+    const UmPeer *l = model->slots[0].peer;
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(viz_taps_heads(taps, 0), l->cfg.H);
+    int token = T / 2, head = l->cfg.H - 1;
+    viz_taps_select(taps, token, head);
+    model_forward(model, in, NULL, 2, T);
+    viz_taps_after_step(taps, 1);
+    VizSnapshot *s = viz_snapshot_new();
+    viz_capture(s, taps, model, 0, head, token);
+
+    const VizRetrieval *m = &s->mem;
+    ck_assert_int_eq(s->layer_kind[0], VIZ_LAYER_PEER);
+    ck_assert_int_eq(m->present, 1);
+    ck_assert_int_eq(m->n, l->cfg.n);
+    ck_assert_int_eq(m->k, l->cfg.k);
+    ck_assert_int_eq(m->head, head);
+    size_t o = ((size_t)token * l->cfg.H + head) * l->cfg.k;
+    float wsum = 0;
+    for (int q = 0; q < m->k; q++) {
+        ck_assert_int_eq(m->slots[q], l->slots[o + q]);
+        ck_assert_float_eq_tol(m->scores[q], (float)l->scores[o + q], 1e-5f);
+        ck_assert_float_eq_tol(m->grid[m->slots[q]], m->scores[q], 1e-4f);  // additive grid
+        ck_assert_float_eq(m->values[q][0], (float)l->down->data[(size_t)l->slots[o + q] * l->D]);
+        wsum += m->weights[q];
+    }
+    ck_assert_float_eq_tol(wsum, 1.0f, 1e-5f);  // softmax gates
+    ck_assert_double_eq(m->window_reads, 2.0 * T * l->cfg.H * l->cfg.k);
+    viz_snapshot_free(s);
+    free(in);
+    viz_taps_detach(taps);
+    ck_assert_ptr_null(model->slots[0].peer->probe);
+    free(taps);
+    model_free(model);
+    free(model);
+}
+END_TEST
+
 Suite *viz_capture_suite(void) {
     Suite *s = suite_create("viz_capture");
     TCase *tc = tcase_create("capture");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_capture_ultramem);
+    tcase_add_test(tc, test_capture_ultramem2);
+    tcase_add_test(tc, test_capture_peer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -153,6 +153,28 @@ START_TEST(test_ultramem_training_png) {
 }
 END_TEST
 
+// UltraMemV2 and PEER are probed in every block: a 2-step nano run with
+// --png must write its summary frame (grid, winners and reads from the layer).
+static void check_training_png(const char *arch) {
+    const char *dir = fixture_dir();
+    char cmd[2048], out[8192], png[512];
+    snprintf(cmd, sizeof cmd,
+             "env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER %s train --arch %s --size nano --steps 2 "
+             "--eval-every 0 --eval-batches 1 --data %s/text.txt --ckpt %s/%s.ckpt --png %s/%s_frames 2>&1",
+             um_bin(), arch, dir, dir, arch, dir, arch);
+    int rc = run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "um train --arch %s --png exited %d:\n%s", arch, rc, out);
+    struct stat st;
+    snprintf(png, sizeof png, "%s/%s_frames/summary.png", dir, arch);
+    ck_assert_msg(stat(png, &st) == 0 && st.st_size > 1000, "missing %s:\n%s", png, out);
+}
+
+START_TEST(test_ultramem2_training_png) { check_training_png("ultramem2"); }
+END_TEST
+
+START_TEST(test_peer_training_png) { check_training_png("peer"); }
+END_TEST
+
 Suite *viz_window_suite(void) {
     Suite *s = suite_create("viz_window");
     TCase *tc = tcase_create("window");
@@ -162,6 +184,8 @@ Suite *viz_window_suite(void) {
     tcase_add_test(tc, test_train_window_under_dummy_driver);
     tcase_add_test(tc, test_headless_without_display);
     tcase_add_test(tc, test_ultramem_training_png);
+    tcase_add_test(tc, test_ultramem2_training_png);
+    tcase_add_test(tc, test_peer_training_png);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -33,6 +33,27 @@ static void tap_ultramem(VizTap *tp, UmUltraMem *l, int block) {
     l->probe = &tp->up;
 }
 
+// UltraMemV2: one head; the grid is the Kn x Kn virtual grid of its window
+// (Kn = sqrt(g) n); reads are watched per window row (Kn*Kn = g n^2 rows).
+static void tap_um2(VizTap *tp, UmUltraMemV2 *l, int block) {
+    tp->kind = VIZ_LAYER_ULTRAMEM2, tp->block = block, tp->um2 = l;
+    um_retrieval_probe_init(&tp->rp, l->Kn, l->cfg.m, 0, 0);
+    alloc_read_window(tp, tp->rp.read_counts, l->Kn);
+    l->probe = &tp->rp;
+}
+
+static int um2_fits(const UmUltraMemV2 *l) {
+    return l->Kn <= VIZ_MAX_N && l->cfg.m <= VIZ_MAX_K && l->cfg.cores <= VIZ_MAX_CORES && l->Kn * l->Kn == l->n_win;
+}
+
+// PEER: PKM's search over shared keys, one expert (up, down) per slot.
+static void tap_peer(VizTap *tp, UmPeer *l, int block) {
+    tp->kind = VIZ_LAYER_PEER, tp->block = block, tp->peer = l;
+    um_retrieval_probe_init(&tp->rp, l->cfg.n, l->cfg.k, 0, 0);
+    alloc_read_window(tp, tp->rp.read_counts, l->cfg.n);
+    l->probe = &tp->rp;
+}
+
 static int ultramem_fits(const UmUltraMem *l) {
     return l->Kn <= VIZ_MAX_N && l->cfg.m <= VIZ_MAX_K && l->cfg.cores <= VIZ_MAX_CORES && l->cfg.r <= VIZ_MAX_RANK &&
            l->cfg.n * l->cfg.n == l->n_phys;
@@ -54,6 +75,9 @@ int viz_taps_attach(VizTaps *t, UmModel *m) {
         if (s->pkm && t->n < VIZ_MAX_LAYERS && s->pkm->cfg.n <= VIZ_MAX_N && s->pkm->cfg.k <= VIZ_MAX_K)
             tap_pkm(&t->tap[t->n++], s->pkm, b);
         if (s->moe && t->n < VIZ_MAX_LAYERS && s->moe->X <= VIZ_MAX_X) tap_moe(&t->tap[t->n++], s->moe, b, m->cfg.block_size);
+        if (s->um2 && t->n < VIZ_MAX_LAYERS && um2_fits(s->um2)) tap_um2(&t->tap[t->n++], s->um2, b);
+        if (s->peer && t->n < VIZ_MAX_LAYERS && s->peer->cfg.n <= VIZ_MAX_N && s->peer->cfg.k <= VIZ_MAX_K)
+            tap_peer(&t->tap[t->n++], s->peer, b);
     }
     // Skip-layer memories live beside the blocks: listed after them, each
     // under the block whose FFN input it reads.
@@ -66,10 +90,10 @@ int viz_taps_attach(VizTaps *t, UmModel *m) {
 void viz_taps_detach(VizTaps *t) {
     for (int i = 0; i < t->n; i++) {
         VizTap *tp = &t->tap[i];
-        if (tp->pkm) {
-            tp->pkm->probe = NULL;
-            um_retrieval_probe_free(&tp->rp);
-        }
+        if (tp->pkm) tp->pkm->probe = NULL;
+        if (tp->um2) tp->um2->probe = NULL;
+        if (tp->peer) tp->peer->probe = NULL;
+        if (tp->pkm || tp->um2 || tp->peer) um_retrieval_probe_free(&tp->rp);
         if (tp->um) {
             tp->um->probe = NULL;
             um_ultramem_probe_free(&tp->up);
@@ -89,7 +113,7 @@ void viz_taps_detach(VizTaps *t) {
 void viz_taps_reset_reads(VizTaps *t) {
     for (int i = 0; i < t->n; i++) {
         VizTap *tp = &t->tap[i];
-        if (tp->pkm) um_retrieval_probe_reset_counts(&tp->rp);
+        if (tp->pkm || tp->um2 || tp->peer) um_retrieval_probe_reset_counts(&tp->rp);
         if (tp->um) um_ultramem_probe_reset_counts(&tp->up);
         if (tp->at_chunk_start) memset(tp->at_chunk_start, 0, (size_t)tp->read_slots * sizeof(uint64_t));
         tp->chunks_full = 0, tp->steps_in_chunk = 0;
@@ -99,7 +123,7 @@ void viz_taps_reset_reads(VizTaps *t) {
 void viz_taps_select(VizTaps *t, int token, int head) {
     for (int i = 0; i < t->n; i++) {
         VizTap *tp = &t->tap[i];
-        UmRetrievalProbe *p = tp->pkm ? &tp->rp : tp->um ? &tp->up.base : NULL;
+        UmRetrievalProbe *p = (tp->pkm || tp->um2 || tp->peer) ? &tp->rp : tp->um ? &tp->up.base : NULL;
         if (!p) continue;
         int H = viz_taps_heads(t, i);
         p->token = token;
@@ -110,7 +134,7 @@ void viz_taps_select(VizTaps *t, int token, int head) {
 int viz_taps_heads(const VizTaps *t, int i) {
     if (i < 0 || i >= t->n) return 1;
     const VizTap *tp = &t->tap[i];
-    return tp->pkm ? tp->pkm->cfg.H : tp->um ? tp->um->cfg.H : 1;
+    return tp->pkm ? tp->pkm->cfg.H : tp->um ? tp->um->cfg.H : tp->peer ? tp->peer->cfg.H : 1;
 }
 
 // ---------------------------------------------------------------- per step
@@ -196,7 +220,7 @@ static void copy_values(VizRetrieval *r, const real *table, int Dv, const int *r
 // Reads in the window: the full chunks plus the chunk in progress.
 static void capture_reads(VizRetrieval *r, const VizTap *tp) {
     int slots = tp->read_slots;
-    r->reads_side = tp->um ? tp->read_side : 0;
+    r->reads_side = (tp->um || tp->um2) ? tp->read_side : 0;
     for (int i = 0; i < slots; i++) r->reads[i] = (float)(tp->counts[i] - tp->at_chunk_start[i]);
     for (int c = 0; c < tp->chunks_full; c++) {
         const float *src = tp->chunk_reads + (size_t)c * slots;
@@ -254,6 +278,69 @@ static void capture_ultramem(VizRetrieval *r, const VizTap *tp) {
     capture_reads(r, tp);
 }
 
+// UltraMemV2: like UltraMem's grid (one head, no IVE blocks). The full
+// Kn x Kn grid is S_row^T Csum S_col from the probe search's per-rank side
+// scores (the layer keeps them in probe_ws); the m x m candidates' cells are
+// the layer's own exact scores. A winner's weight is sum_c s_jc <P, Ax>
+// (not a softmax); its value row lives in the window (own or ring table).
+static void capture_um2(VizRetrieval *r, const VizTap *tp) {
+    const UmRetrievalProbe *p = &tp->rp;
+    const UmUltraMemV2 *l = tp->um2;
+    const UmUltraMemSearch *ws = &l->probe_ws;
+    int n = p->n, k = p->k, R = l->cfg.r, hc = l->cfg.cores, Dv = l->cfg.Dv;
+    r->present = p->filled && p->token < l->N;
+    r->kind = VIZ_LAYER_ULTRAMEM2, r->tucker = 1;
+    r->n = n, r->k = k, r->head = 0, r->n_heads = 1, r->token = p->token;
+    for (int i = 0; i < n; i++) r->row_scores[i] = (float)p->row_scores[i], r->col_scores[i] = (float)p->col_scores[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int a = 0; a < R; a++)
+                for (int b = 0; b < R; b++)
+                    s += (double)ws->S_row[a * n + i] * l->core_sum[a * R + b] * ws->S_col[b * n + j];
+            r->grid[i * n + j] = (float)s;
+        }
+    for (int a = 0; a < k; a++)
+        for (int b = 0; b < k; b++) r->grid[p->grid_rows[a] * n + p->grid_cols[b]] = (float)p->grid[a * k + b];
+    int shown = Dv < VIZ_MAX_VDIM ? Dv : VIZ_MAX_VDIM;
+    r->value_dim = Dv, r->value_dim_shown = shown;
+    size_t o = (size_t)(r->present ? p->token : 0) * l->cfg.m;
+    for (int q = 0; q < k; q++) {
+        r->grid_rows[q] = p->grid_rows[q], r->grid_cols[q] = p->grid_cols[q];
+        r->slots[q] = p->slots[q];
+        r->scores[q] = (float)p->scores[q], r->weights[q] = (float)p->weights[q];
+        int w = l->win[o + q];
+        r->phys[q] = w, r->virtual_block[q] = 0;
+        for (int c = 0; c < hc; c++) r->core_weights[c][q] = (float)(l->score[(o + q) * hc + c] * l->act[o + q]);
+        const real *V = l->ring_values[w / l->n_tab]->data + (size_t)(w % l->n_tab) * Dv;
+        for (int d = 0; d < shown; d++) r->values[q][d] = (float)V[d];
+    }
+    r->n_cores = hc, r->n_virtual = 0, r->raw_weights = 1;
+    capture_reads(r, tp);
+}
+
+// PEER: PKM's additive grid over shared keys; the winners' weights are the
+// softmax gates; the value rows shown are the experts' down vectors.
+static void capture_peer(VizRetrieval *r, const VizTap *tp) {
+    const UmRetrievalProbe *p = &tp->rp;
+    const UmPeer *l = tp->peer;
+    int n = p->n, k = p->k;
+    r->present = p->filled;
+    r->kind = VIZ_LAYER_PEER, r->tucker = 0;
+    r->n = n, r->k = k, r->head = p->head, r->n_heads = l->cfg.H, r->token = p->token;
+    r->n_cores = 1, r->n_virtual = 0, r->raw_weights = 0;
+    for (int i = 0; i < n; i++) r->row_scores[i] = (float)p->row_scores[i], r->col_scores[i] = (float)p->col_scores[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) r->grid[i * n + j] = r->row_scores[i] + r->col_scores[j];
+    for (int q = 0; q < k; q++) {
+        r->grid_rows[q] = p->grid_rows[q], r->grid_cols[q] = p->grid_cols[q];
+        r->slots[q] = p->slots[q];
+        r->scores[q] = (float)p->scores[q], r->weights[q] = (float)p->weights[q];
+    }
+    copy_values(r, l->down->data, l->D, p->slots, k);
+    capture_reads(r, tp);
+}
+
 // The router's view of the tokens around the selected one (first sequence).
 static void capture_moe(VizMoe *s, const VizTap *tp, const UmModel *m, int token) {
     const UmMoeProbe *p = &tp->mp;
@@ -288,6 +375,8 @@ void viz_capture(VizSnapshot *s, const VizTaps *t, const UmModel *m, int layer, 
     if (t->n == 0) return;
     const VizTap *tp = &t->tap[s->layer];
     if (tp->pkm) capture_pkm(&s->mem, tp);
+    if (tp->um2) capture_um2(&s->mem, tp);
+    if (tp->peer) capture_peer(&s->mem, tp);
     if (tp->moe) capture_moe(&s->moe, tp, m, token);
     if (tp->um) {
         capture_ultramem(&s->mem, tp);

@@ -1,7 +1,7 @@
 // capture.h: what the visualiser reads from a model, and how it copies it.
 //
 // viz_taps_attach walks the model's blocks and attaches a probe to every
-// sparse layer it finds (PKM: UmRetrievalProbe; MoE: UmMoeProbe; the skip-layer
+// sparse layer it finds (PKM, UltraMemV2, PEER: UmRetrievalProbe; MoE: UmMoeProbe; the skip-layer
 // UltraMem memories in model->mems: UmUltraMemProbe). From then on each
 // forward pass fills them (for PKM and UltraMem: the one selected token and
 // head, plus read counts of every token). The training thread calls
@@ -27,7 +27,9 @@ typedef struct {
     UmPkm *pkm;
     UmMoe *moe;
     UmUltraMem *um;       // UltraMem (block = the block whose FFN input it reads)
-    UmRetrievalProbe rp;  // PKM
+    UmUltraMemV2 *um2;    // UltraMemV2 (in every block)
+    UmPeer *peer;         // PEER (in every block)
+    UmRetrievalProbe rp;  // PKM, UltraMemV2, PEER
     UmMoeProbe mp;        // MoE
     UmUltraMemProbe up;   // UltraMem
     // Read window (PKM, UltraMem): per-chunk reads, and the running counts when

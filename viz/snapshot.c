@@ -12,6 +12,7 @@ const char *viz_layer_kind_name(int kind) {
     case VIZ_LAYER_MOE: return "MoE";
     case VIZ_LAYER_ULTRAMEM: return "UltraMem";
     case VIZ_LAYER_ULTRAMEM2: return "UltraMemV2";
+    case VIZ_LAYER_PEER: return "PEER";
     default: return "?";
     }
 }

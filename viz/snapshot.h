@@ -44,7 +44,7 @@ typedef struct {
 // old count); *n is halved here.
 int viz_thin_offer(VizThin *t, int *n, void (*compact)(void *ctx, int n), void *ctx);
 
-typedef enum { VIZ_LAYER_PKM = 0, VIZ_LAYER_MOE, VIZ_LAYER_ULTRAMEM, VIZ_LAYER_ULTRAMEM2 } VizLayerKind;
+typedef enum { VIZ_LAYER_PKM = 0, VIZ_LAYER_MOE, VIZ_LAYER_ULTRAMEM, VIZ_LAYER_ULTRAMEM2, VIZ_LAYER_PEER } VizLayerKind;
 const char *viz_layer_kind_name(int kind);
 
 // One query's retrieval in a product-key memory (PKM, UltraMem, V2).

@@ -70,16 +70,34 @@ void um_peer_init(UmPeer *l, const UmPeerConfig *cfg, int D, int max_tokens, UmP
     l->dscores = alloc_reals(NK), l->dpre = alloc_reals(NK), l->dqn = alloc_reals(NQ), l->dq = alloc_reals(NQ);
     l->slot_start = um_alloc(((size_t)l->n_slots + 1) * sizeof(int));
     l->slot_reads = um_alloc(NK * sizeof(int));
+    pk_search_alloc(&l->probe_ws, n, l->half, c->k);
 }
 
 void um_peer_free(UmPeer *l) {
     real *reals[] = {l->q, l->qn, l->q_rstd, l->scores, l->gates, l->pre, l->hid, l->dscores, l->dpre, l->dqn, l->dq};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);
     um_free(l->slots), um_free(l->slot_start), um_free(l->slot_reads);
+    pk_search_free(&l->probe_ws);
     memset(l, 0, sizeof *l);
 }
 
 // ---------------------------------------------------------------- forward
+
+// Only when a probe is attached: redo the chosen query's search with the
+// layer's own workspace (the threads' workspaces are gone), and count every
+// read of this batch. The gates are the softmax weights of the k experts.
+static void fill_probe(UmPeer *l, int N) {
+    UmRetrievalProbe *p = l->probe;
+    int H = l->cfg.H, k = l->cfg.k, n = l->cfg.n;
+    um_retrieval_probe_count_reads(p, l->slots, N * H * k);
+    if (p->token < 0 || p->token >= N || p->head < 0 || p->head >= H) return;
+    size_t th = (size_t)p->token * H + p->head;
+    const real *q1 = l->qn + th * l->cfg.Dk, *K1 = l->keys->data, *K2 = K1 + (size_t)n * l->half;
+    int slots[k];
+    real scores[k];
+    pk_search(&l->probe_ws, slots, scores, q1, q1 + l->half, K1, K2);
+    um_retrieval_probe_record(p, &l->probe_ws, l->slots + th * k, l->scores + th * k, l->gates + th * k);
+}
 
 void um_peer_forward(UmPeer *l, real *out, const real *inp, int N) {
     if (N < 1 || N > l->max_tokens) um_die(UM_EXIT_USAGE, "peer: %d tokens, sized for 1..%d", N, l->max_tokens);
@@ -123,6 +141,7 @@ void um_peer_forward(UmPeer *l, real *out, const real *inp, int N) {
         }
         pk_search_free(&ws);
     }
+    if (l->probe) fill_probe(l, N);
 }
 
 // ---------------------------------------------------------------- backward

@@ -57,6 +57,10 @@ typedef struct {
     real *dscores, *dpre, *dqn, *dq;  // (N,H,k) x2, (N, H*Dk) x2
     int *slot_start, *slot_reads;
     real aux_loss;  // always 0
+    // Visualiser probe: attach a UmRetrievalProbe (n, k) here and each forward
+    // records its token/head's search and counts every read; NULL costs nothing.
+    UmRetrievalProbe *probe;
+    UmPkSearch probe_ws;
 } UmPeer;
 
 void um_peer_init(UmPeer *l, const UmPeerConfig *cfg, int D, int max_tokens, UmParamRegistry *reg, UmRng *rng,

@@ -139,6 +139,7 @@ static void alloc_cache(UmUltraMemV2 *l) {
     l->dtq = alloc_reals(N * c->Dp), l->dR = alloc_reals(reads * r), l->dQ = alloc_reals(reads * r);
     l->dqn = alloc_reals(N * QD), l->dq = alloc_reals(N * QD), l->dkhat = alloc_reals(key_rows * Dk);
     l->row_start = alloc_ints((size_t)l->n_win + 1), l->row_reads = alloc_ints(reads);
+    um_ultramem_search_alloc(&l->probe_ws, l->Kn, c->m, c->r, c->Dk);
 }
 
 void um_ultramem_v2_free(UmUltraMemV2 *l) {
@@ -147,6 +148,7 @@ void um_ultramem_v2_free(UmUltraMemV2 *l) {
                      l->dtq,   l->dR,   l->dQ,     l->dqn,  l->dq,     l->dkhat};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);
     um_free(l->shuffle), um_free(l->virt), um_free(l->win), um_free(l->row_start), um_free(l->row_reads);
+    um_ultramem_search_free(&l->probe_ws);
     memset(l, 0, sizeof *l);  // parameters belong to the registry
 }
 
@@ -321,6 +323,35 @@ static void pool_values(UmUltraMemV2 *l, const real *inp, int N) {
     }
 }
 
+// Only when a probe is attached: redo the chosen token's search in the
+// layer's own workspace and copy it (V2 has one head: p->head is ignored),
+// and count every read of this batch per window row.
+static void fill_probe(UmUltraMemV2 *l, int N) {
+    UmRetrievalProbe *p = l->probe;
+    UmUltraMemSearch *ws = &l->probe_ws;
+    int m = l->cfg.m, hc = l->cfg.cores, Kn = l->Kn;
+    um_retrieval_probe_count_reads(p, l->win, N * m);
+    if (p->token < 0 || p->token >= N) return;
+    size_t o = (size_t)p->token * m;
+    int virt[m];
+    real total[m];
+    search_one(l, ws, virt, total, p->token);
+    memcpy(p->row_scores, ws->a_row, (size_t)Kn * sizeof(real));
+    memcpy(p->col_scores, ws->a_col, (size_t)Kn * sizeof(real));
+    memcpy(p->grid_rows, ws->rows, (size_t)m * sizeof(int));
+    memcpy(p->grid_cols, ws->cols, (size_t)m * sizeof(int));
+    memcpy(p->grid, ws->grid, (size_t)m * m * sizeof(real));
+    memcpy(p->sel_cell, ws->sel_cell, (size_t)m * sizeof(int));
+    memcpy(p->slots, l->virt + o, (size_t)m * sizeof(int));
+    memcpy(p->scores, l->total + o, (size_t)m * sizeof(real));
+    for (int j = 0; j < m; j++) {
+        real w = 0;
+        for (int c = 0; c < hc; c++) w += l->score[(o + j) * hc + c] * l->act[o + j];
+        p->weights[j] = w;
+    }
+    p->filled = 1;
+}
+
 void um_ultramem_v2_forward(UmUltraMemV2 *l, real *out, const real *inp, int N) {
     if (N < 1 || N > l->max_tokens)
         um_die(UM_EXIT_USAGE, "ultramem_v2: %d tokens, sized for 1..%d", N, l->max_tokens);
@@ -333,6 +364,7 @@ void um_ultramem_v2_forward(UmUltraMemV2 *l, real *out, const real *inp, int N) 
     pool_values(l, inp, N);
     // [PAPER] Eq. 12: one projection (IVE's E projectors collapsed into one)
     matmul_forward(out, l->acc, l->wo->data, NULL, N, l->cfg.Dv, l->D);
+    if (l->probe) fill_probe(l, N);
 }
 
 // ---------------------------------------------------------------- backward

@@ -114,6 +114,13 @@ typedef struct {
     real *dacc, *dscore, *dpre, *dtq, *dR, *dQ;  // (N,Dv), (N,m,h), (N,m), (N,Dp), (N,m,r) x2
     real *dqn, *dq, *dkhat;                      // (N, QD) x2, (2*r*Kn, Dk)
     int *row_start, *row_reads;                  // counting sort of reads by window row
+    // Visualiser probe: attach a UmRetrievalProbe (Kn, m) here and each
+    // forward records its token's search (row/col = u.S_row / t.S_col,
+    // candidates, winners as virtual addresses, weights = sum_c s_jc act_j)
+    // and counts every read per WINDOW row (Kn*Kn = n_win of them); probe_ws
+    // keeps that search's per-rank side scores. NULL costs nothing.
+    UmRetrievalProbe *probe;
+    UmUltraMemSearch probe_ws;
 } UmUltraMemV2;
 
 void um_ultramem_v2_init(UmUltraMemV2 *l, const UmUltraMemV2Config *cfg, int D, int max_tokens,
