@@ -27,6 +27,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/softmax.h"
 #include "kernels/matmul.h"
+#include "kernels/norm.h"
 #include "kernels/vec.h"
 
 #define REL_TOL 1e-5
@@ -444,6 +445,45 @@ START_TEST(attention_rows_match_ref) {
 }
 END_TEST
 
+// LayerNorm row: inputs with an offset (mean 3) so the centring matters.
+// Tolerances scale with the terms: the mean with mean(|x|), rstd with itself,
+// y[d] with (|x[d] - mean| + mean(|x|)) * rstd * |w[d]| + |b[d]|.
+START_TEST(layernorm_row_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 45);
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int l = 0; l < (int)(sizeof VEC_LENS / sizeof VEC_LENS[0]); l++) {
+            const int D = VEC_LENS[l], shifted = l % 2;
+            if (D == 0) continue;
+            real *x = new_buf(D, shifted), *w = new_buf(D, shifted), *b = new_buf(D, shifted);
+            real *y = new_buf(D, shifted), *y_ref = new_buf(D, 0), *mag = new_buf(D, 0);
+            fill_normal(x, D, &rng, 1.0);
+            fill_normal(w, D, &rng, 1.0);
+            fill_normal(b, D, &rng, 1.0);
+            real abs_mean = 0;
+            for (int d = 0; d < D; d++) x[d] += 3, abs_mean += (real)fabs((double)x[d]);
+            abs_mean /= D;
+            real mu, rs, mu_ref, rs_ref;
+            layernorm_row(y, &mu, &rs, x, w, b, D, 1e-5);
+            layernorm_row_ref(y_ref, &mu_ref, &rs_ref, x, w, b, D, 1e-5);
+            assert_close(&mu, &mu_ref, &abs_mean, 1, "layernorm_row mean");
+            assert_close(&rs, &rs_ref, &rs_ref, 1, "layernorm_row rstd");
+            for (int d = 0; d < D; d++)
+                mag[d] = ((real)fabs((double)(x[d] - mu_ref)) + abs_mean) * rs_ref * (real)fabs((double)w[d]) +
+                         (real)fabs((double)b[d]);
+            assert_close(y, y_ref, mag, D, "layernorm_row y");
+            // Deterministic: the same call gives the same bits.
+            real *y2 = new_buf(D, shifted), mu2, rs2;
+            layernorm_row(y2, &mu2, &rs2, x, w, b, D, 1e-5);
+            ck_assert(memcmp(y, y2, D * sizeof(real)) == 0 && mu2 == mu && rs2 == rs);
+            free_buf(x, shifted), free_buf(w, shifted), free_buf(b, shifted), free_buf(y, shifted);
+            free_buf(y2, shifted), free_buf(y_ref, 0), free_buf(mag, 0);
+        }
+    }
+}
+END_TEST
+
 Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("simd_vs_ref");
@@ -456,6 +496,7 @@ Suite *kernels_suite(void) {
     tcase_add_test(tc, vec_gather_scatter_match_ref);
     tcase_add_test(tc, gelu_matches_ref);
     tcase_add_test(tc, attention_rows_match_ref);
+    tcase_add_test(tc, layernorm_row_matches_ref);
     tcase_add_test(tc, dispatch_names_and_choices);
     suite_add_tcase(s, tc);
     // Exit tests need Check's fork mode (the default): skip them under CK_FORK=no.

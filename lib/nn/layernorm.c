@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "kernels/norm.h"
+
 #define LAYERNORM_EPS 1e-5
 #define RMSNORM_EPS 1e-6
 
@@ -11,23 +13,10 @@
 // inp (N,D), weight (D), bias (D) -> out (N,D); caches mean (N), rstd (N)
 void layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const real *weight, const real *bias,
                        int N, int D) {
+// The row maths lives in kernels/norm.c (layernorm_row_ref is the plain C).
 #pragma omp parallel for
-    for (int n = 0; n < N; n++) {
-        const real *x = inp + (size_t)n * D;
-        real *y = out + (size_t)n * D;
-        real mu = 0;
-        for (int d = 0; d < D; d++) mu += x[d];
-        mu /= D;
-        // Variance from the centred values (not E[x^2]-mu^2, which cancels
-        // badly when |mu| is large next to the spread).
-        real var = 0;
-        for (int d = 0; d < D; d++) var += (x[d] - mu) * (x[d] - mu);
-        var /= D;
-        real s = (real)(1.0 / sqrt((double)var + LAYERNORM_EPS));
-        for (int d = 0; d < D; d++) y[d] = (x[d] - mu) * s * weight[d] + bias[d];
-        mean[n] = mu;
-        rstd[n] = s;
-    }
+    for (int n = 0; n < N; n++)
+        layernorm_row(out + (size_t)n * D, &mean[n], &rstd[n], inp + (size_t)n * D, weight, bias, D, LAYERNORM_EPS);
 }
 
 // Forward was: norm = (x - mean) * rstd;  y = norm * w + b; so

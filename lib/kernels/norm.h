@@ -1,0 +1,26 @@
+// norm.h: the row loop of LayerNorm forward (lib/nn/layernorm.c).
+//
+// One row of D values is normalised: mean, variance from the centred values,
+// rstd = 1/sqrt(var + eps), y = (x - mean) * rstd * w + b. Any length >= 1,
+// any alignment; path chosen like matmul (dispatch.h). The SIMD versions add
+// the sums in a different order than layernorm_row_ref, so they agree to a
+// few ulps, not bit for bit (each path is deterministic on its own).
+#ifndef UM_KERNELS_NORM_H
+#define UM_KERNELS_NORM_H
+
+#include "base/real.h"
+
+// x (D), w (D), b (D) -> y (D); *mean and *rstd receive the row statistics.
+void layernorm_row(real *y, real *mean, real *rstd, const real *x, const real *w, const real *b, int D, double eps);
+
+void layernorm_row_ref(real *y, real *mean, real *rstd, const real *x, const real *w, const real *b, int D,
+                       double eps);
+
+#ifndef UM_NO_SIMD
+void layernorm_row_avx2(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int D,
+                        double eps);
+void layernorm_row_avx512(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int D,
+                          double eps);
+#endif
+
+#endif
