@@ -503,6 +503,8 @@ START_TEST(test_capture_ultramem2) {
         for (int b = 0; b < m->k; b++)
             ck_assert_float_le(m->grid[m->grid_rows[a] * m->n + m->grid_cols[b]], m->scores[0] + 1e-5f);
     ck_assert_double_eq(m->window_reads, 2.0 * T * l->cfg.m);
+    ck_assert_int_eq(s->tucker.n, 1);  // the summed core's singular values
+    ck_assert_float_eq_tol(s->tucker.sv[0][0], (float)l->svd.s[0], 1e-6f);
     viz_snapshot_free(s);
     free(in);
     viz_taps_detach(taps);

@@ -39,11 +39,13 @@ static void tap_um2(VizTap *tp, UmUltraMemV2 *l, int block) {
     tp->kind = VIZ_LAYER_ULTRAMEM2, tp->block = block, tp->um2 = l;
     um_retrieval_probe_init(&tp->rp, l->Kn, l->cfg.m, 0, 0);
     alloc_read_window(tp, tp->rp.read_counts, l->Kn);
+    tp->tucker_hist = um_alloc(sizeof(VizTuckerHistory));
     l->probe = &tp->rp;
 }
 
 static int um2_fits(const UmUltraMemV2 *l) {
-    return l->Kn <= VIZ_MAX_N && l->cfg.m <= VIZ_MAX_K && l->cfg.cores <= VIZ_MAX_CORES && l->Kn * l->Kn == l->n_win;
+    return l->Kn <= VIZ_MAX_N && l->cfg.m <= VIZ_MAX_K && l->cfg.cores <= VIZ_MAX_CORES && l->cfg.r <= VIZ_MAX_RANK &&
+           l->Kn * l->Kn == l->n_win;
 }
 
 // PEER: PKM's search over shared keys, one expert (up, down) per slot.
@@ -91,7 +93,10 @@ void viz_taps_detach(VizTaps *t) {
     for (int i = 0; i < t->n; i++) {
         VizTap *tp = &t->tap[i];
         if (tp->pkm) tp->pkm->probe = NULL;
-        if (tp->um2) tp->um2->probe = NULL;
+        if (tp->um2) {
+            tp->um2->probe = NULL;
+            um_free(tp->tucker_hist);
+        }
         if (tp->peer) tp->peer->probe = NULL;
         if (tp->pkm || tp->um2 || tp->peer) um_retrieval_probe_free(&tp->rp);
         if (tp->um) {
@@ -167,11 +172,22 @@ static void sample_tucker(VizTap *tp, int step) {
     }
 }
 
+// UltraMemV2: one head, always TDQKR; same sampling as above.
+static void sample_tucker_v2(VizTap *tp, int step) {
+    const UmUltraMemV2 *l = tp->um2;
+    VizTuckerHistory *th = tp->tucker_hist;
+    if (th->n > 0 && th->step[th->n - 1] >= (float)step) return;
+    float sv[VIZ_MAX_RANK];
+    for (int j = 0; j < l->cfg.r; j++) sv[j] = (float)l->svd.s[j];
+    viz_tucker_add(th, (float)step, sv, l->cfg.r);
+}
+
 void viz_taps_after_step(VizTaps *t, int step) {
     for (int i = 0; i < t->n; i++) {
         VizTap *tp = &t->tap[i];
         if (tp->counts && ++tp->steps_in_chunk >= VIZ_READ_CHUNK_STEPS) close_chunk(tp);
         if (tp->um) sample_tucker(tp, step);
+        if (tp->um2) sample_tucker_v2(tp, step);
         if (tp->moe && tp->mp.filled > 0) {
             double frac[VIZ_MAX_X];
             float f[VIZ_MAX_X];
@@ -375,7 +391,10 @@ void viz_capture(VizSnapshot *s, const VizTaps *t, const UmModel *m, int layer, 
     if (t->n == 0) return;
     const VizTap *tp = &t->tap[s->layer];
     if (tp->pkm) capture_pkm(&s->mem, tp);
-    if (tp->um2) capture_um2(&s->mem, tp);
+    if (tp->um2) {
+        capture_um2(&s->mem, tp);
+        s->tucker = *tp->tucker_hist;
+    }
     if (tp->peer) capture_peer(&s->mem, tp);
     if (tp->moe) capture_moe(&s->moe, tp, m, token);
     if (tp->um) {
