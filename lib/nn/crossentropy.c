@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "kernels/softmax.h"
 
 // x (n) -> x (n), softmax in place. Subtracting the max first keeps exp()
 // in range: the largest term becomes exp(0) = 1, so logits of 1e4 are fine.
@@ -33,18 +34,13 @@ void softmax_crossentropy_forward(real *losses, real *probs, const real *logits,
     for (int n = 0; n < N; n++) {
         const real *z = logits + (size_t)n * V;
         real *p = probs + (size_t)n * V;
-        real maxval = z[0];
-        for (int v = 1; v < V; v++)
-            if (z[v] > maxval) maxval = z[v];
-        double sum = 0;
-        for (int v = 0; v < V; v++) {
-            p[v] = (real)exp((double)(z[v] - maxval));
-            sum += p[v];
-        }
-        for (int v = 0; v < V; v++) p[v] = (real)(p[v] / sum);
+        // p = exp(z - max) and its sum in one SIMD pass (kernels/softmax.h).
+        real maxval;
+        real sum = softmax_exp(p, z, V, &maxval);
+        for (int v = 0; v < V; v++) p[v] = p[v] / sum;
         // loss = -log p[target] = log(sum exp(z - max)) - (z[target] - max).
         // Written this way it stays finite even when p[target] underflows to 0.
-        losses[n] = (real)(log(sum) - (double)(z[targets[n]] - maxval));
+        losses[n] = (real)(log((double)sum) - (double)(z[targets[n]] - maxval));
     }
 }
 
