@@ -424,6 +424,15 @@ START_TEST(attention_rows_match_ref) {
                 attn_weighted_sum_ref(mag, (real)0.7, aw, arows, n, hs, stride);
                 assert_close(out, out_ref, mag, hs, "attn_weighted_sum");
 
+                // attn_rows_axpy into rows that already hold values.
+                real *rows2 = copy_of(rows, (size_t)n * stride, shifted), *rows_ref = copy_of(rows, (size_t)n * stride, 0);
+                real *rmag = copy_of(arows, (size_t)n * stride, 0);
+                attn_rows_axpy(rows2, (real)0.3, w, q, n, hs, stride);
+                attn_rows_axpy_ref(rows_ref, (real)0.3, w, q, n, hs, stride);
+                attn_rows_axpy_ref(rmag, (real)0.3, aw, aq, n, hs, stride);
+                assert_close(rows2, rows_ref, rmag, (size_t)n * stride, "attn_rows_axpy");
+                free_buf(rows2, shifted), free_buf(rows_ref, 0), free_buf(rmag, 0);
+
                 // softmax_exp: values up to +-30 (exp spans 26 decades), in place too.
                 for (int i = 0; i < n; i++) w[i] *= 10;
                 real m, m_ref;

@@ -23,6 +23,14 @@ void attn_weighted_sum_ref(real *out, real alpha, const real *w, const real *row
     }
 }
 
+void attn_rows_axpy_ref(real *rows, real alpha, const real *w, const real *x, int n, int hs, size_t stride) {
+    for (int j = 0; j < n; j++) {
+        real a = alpha * w[j];
+        real *r = rows + (size_t)j * stride;
+        for (int i = 0; i < hs; i++) r[i] += a * x[i];
+    }
+}
+
 // Subtracting the max first keeps exp() in range: the largest term is exp(0) = 1.
 real softmax_exp_ref(real *p, const real *x, int n, real *maxval) {
     real m = x[0];
@@ -62,4 +70,9 @@ void attn_weighted_sum(real *out, real alpha, const real *w, const real *rows, i
 real softmax_exp(real *p, const real *x, int n, real *maxval) {
     DISPATCH(return softmax_exp_avx512(p, x, n, maxval), return softmax_exp_avx2(p, x, n, maxval),
              return softmax_exp_ref(p, x, n, maxval))
+}
+
+void attn_rows_axpy(real *rows, real alpha, const real *w, const real *x, int n, int hs, size_t stride) {
+    DISPATCH(attn_rows_axpy_avx512(rows, alpha, w, x, n, hs, stride), attn_rows_axpy_avx2(rows, alpha, w, x, n, hs, stride),
+             attn_rows_axpy_ref(rows, alpha, w, x, n, hs, stride))
 }

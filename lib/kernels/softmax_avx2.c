@@ -84,3 +84,15 @@ float softmax_exp_avx2(float *p, const float *x, int n, float *maxval) {
     *maxval = m;
     return hsum(sum);
 }
+
+// Row by row like vec_axpy_avx2 (8-wide fma, scalar tail), same bits.
+void attn_rows_axpy_avx2(float *rows, float alpha, const float *w, const float *x, int n, int hs, size_t stride) {
+    for (int j = 0; j < n; j++) {
+        float *y = rows + (size_t)j * stride;
+        const float a = alpha * w[j];
+        const __m256 va = _mm256_set1_ps(a);
+        int i = 0;
+        for (; i + 8 <= hs; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        for (; i < hs; i++) y[i] += a * x[i];
+    }
+}

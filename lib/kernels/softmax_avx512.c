@@ -70,3 +70,17 @@ float softmax_exp_avx512(float *p, const float *x, int n, float *maxval) {
     *maxval = m;
     return _mm512_reduce_add_ps(sum);
 }
+
+// One block of up to 16 columns of x stays in a register while every row
+// takes its fma: y = a_j * x + y, the same operation as vec_axpy_avx512.
+void attn_rows_axpy_avx512(float *rows, float alpha, const float *w, const float *x, int n, int hs, size_t stride) {
+    for (int c = 0; c < hs; c += 16) {
+        __mmask16 m = hs - c >= 16 ? (__mmask16)0xFFFF : first_lanes(hs - c);
+        __m512 vx = _mm512_maskz_loadu_ps(m, x + c);
+        float *r = rows + c;
+        for (int j = 0; j < n; j++, r += stride) {
+            __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(alpha * w[j]), vx, _mm512_maskz_loadu_ps(m, r));
+            _mm512_mask_storeu_ps(r, m, y);
+        }
+    }
+}

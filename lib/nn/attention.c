@@ -151,14 +151,14 @@ static void attention_row_backward_fast(real *dqkv, real *dpreatt_row, real *dat
     real *dq = dqkv + (q - qkv), *dk0 = dqkv + (k0 - qkv), *dv0 = dqkv + (v0 - qkv);
     // datt[t2] = dout . v_t2,  dv_t2 += att[t2] * dout
     attn_dots(datt_row, dout_h, v0, t + 1, hs, stride, 1);
-    for (int t2 = 0; t2 <= t; t2++) vec_axpy(dv0 + (size_t)t2 * stride, att_row[t2], dout_h, hs);
+    attn_rows_axpy(dv0, 1, att_row, dout_h, t + 1, hs, stride);
     // dpreatt[t2] = att[t2] * (datt[t2] - sum_t3 att[t3] * datt[t3])
     real weighted = vec_dot(att_row, datt_row, t + 1);
     for (int t2 = 0; t2 <= t; t2++) dpreatt_row[t2] = att_row[t2] * (datt_row[t2] - weighted);
     for (int t2 = t + 1; t2 < T; t2++) datt_row[t2] = dpreatt_row[t2] = 0;
     // dq += scale * sum_t2 dpreatt[t2] k_t2,  dk_t2 += scale * dpreatt[t2] * q
     attn_weighted_sum(dq, scale, dpreatt_row, k0, t + 1, hs, stride);
-    for (int t2 = 0; t2 <= t; t2++) vec_axpy(dk0 + (size_t)t2 * stride, scale * dpreatt_row[t2], q, hs);
+    attn_rows_axpy(dk0, scale, dpreatt_row, q, t + 1, hs, stride);
 }
 
 // A query row t adds into dk and dv of every earlier token, so rows of the
