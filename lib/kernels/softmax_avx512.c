@@ -26,8 +26,40 @@ static inline float dot_row(const float *q, const float *r, int hs) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+// q . r over hs floats, left as 16 partial sums (the reduction comes later).
+static inline __m512 dot_lanes(const float *q, const float *r, int hs) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    int i = 0;
+    for (; i + 32 <= hs; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(r + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_loadu_ps(r + i + 16), s1);
+    }
+    for (; i + 16 <= hs; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(r + i), s0);
+    if (i < hs) {
+        __mmask16 m = first_lanes(hs - i);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_maskz_loadu_ps(m, r + i), s1);
+    }
+    return _mm512_add_ps(s0, s1);
+}
+
+static inline __m256 halves(__m512 a) {
+    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+}
+
+// Four keys at a time: their four horizontal sums share one shuffle tree
+// (hadd), which is most of the work when hs is small (32 in the tiny model).
 void attn_dots_avx512(float *s, const float *q, const float *rows, int n, int hs, size_t stride, float scale) {
-    for (int j = 0; j < n; j++) s[j] = dot_row(q, rows + (size_t)j * stride, hs) * scale;
+    const __m128 vscale = _mm_set1_ps(scale);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *r = rows + (size_t)j * stride;
+        __m256 y0 = halves(dot_lanes(q, r, hs)), y1 = halves(dot_lanes(q, r + stride, hs));
+        __m256 y2 = halves(dot_lanes(q, r + 2 * stride, hs)), y3 = halves(dot_lanes(q, r + 3 * stride, hs));
+        __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y0, y1), _mm256_hadd_ps(y2, y3));
+        __m128 d = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        _mm_storeu_ps(s + j, _mm_mul_ps(d, vscale));
+    }
+    for (; j < n; j++) s[j] = dot_row(q, rows + (size_t)j * stride, hs) * scale;
 }
 
 // One block of up to 16 columns: the sum over rows stays in registers (two
