@@ -66,7 +66,30 @@ void attn_dots_avx512(float *s, const float *q, const float *rows, int n, int hs
 // accumulators, even and odd rows), then out += alpha * sum once.
 void attn_weighted_sum_avx512(float *out, float alpha, const float *w, const float *rows, int n, int hs,
                               size_t stride) {
-    for (int c = 0; c < hs; c += 16) {
+    int c = 0;
+    // Two full blocks per pass over the rows (hs = 32 in the tiny model): one
+    // broadcast of w[j] serves both; each lane adds in the same order as below.
+    for (; c + 32 <= hs; c += 32) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+        const float *r = rows + c;
+        int j = 0;
+        for (; j + 2 <= n; j += 2, r += 2 * stride) {
+            __m512 w0 = _mm512_set1_ps(w[j]), w1 = _mm512_set1_ps(w[j + 1]);
+            a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(r), a0);
+            b0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(r + 16), b0);
+            a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(r + stride), a1);
+            b1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(r + stride + 16), b1);
+        }
+        if (j < n) {
+            __m512 w0 = _mm512_set1_ps(w[j]);
+            a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(r), a0);
+            b0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(r + 16), b0);
+        }
+        __m512 va = _mm512_set1_ps(alpha);
+        _mm512_storeu_ps(out + c, _mm512_fmadd_ps(va, _mm512_add_ps(a0, a1), _mm512_loadu_ps(out + c)));
+        _mm512_storeu_ps(out + c + 16, _mm512_fmadd_ps(va, _mm512_add_ps(b0, b1), _mm512_loadu_ps(out + c + 16)));
+    }
+    for (; c < hs; c += 16) {
         __mmask16 m = hs - c >= 16 ? (__mmask16)0xFFFF : first_lanes(hs - c);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0;
         const float *r = rows + c;
