@@ -129,7 +129,17 @@ float softmax_exp_avx512(float *p, const float *x, int n, float *maxval) {
 // One block of up to 16 columns of x stays in a register while every row
 // takes its fma: y = a_j * x + y, the same operation as vec_axpy_avx512.
 void attn_rows_axpy_avx512(float *rows, float alpha, const float *w, const float *x, int n, int hs, size_t stride) {
-    for (int c = 0; c < hs; c += 16) {
+    int c = 0;
+    for (; c + 32 <= hs; c += 32) {  // two blocks per pass over the rows
+        __m512 x0 = _mm512_loadu_ps(x + c), x1 = _mm512_loadu_ps(x + c + 16);
+        float *r = rows + c;
+        for (int j = 0; j < n; j++, r += stride) {
+            __m512 a = _mm512_set1_ps(alpha * w[j]);
+            _mm512_storeu_ps(r, _mm512_fmadd_ps(a, x0, _mm512_loadu_ps(r)));
+            _mm512_storeu_ps(r + 16, _mm512_fmadd_ps(a, x1, _mm512_loadu_ps(r + 16)));
+        }
+    }
+    for (; c < hs; c += 16) {
         __mmask16 m = hs - c >= 16 ? (__mmask16)0xFFFF : first_lanes(hs - c);
         __m512 vx = _mm512_maskz_loadu_ps(m, x + c);
         float *r = rows + c;
