@@ -59,6 +59,8 @@ VIZ_SRC    := $(sort $(wildcard viz/*.c))
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 GRAD_SRC   := $(sort $(wildcard tests/gradcheck_*.c))
 TEST_HELP  := $(sort $(wildcard tests/helpers/*.c))
+# golden.c compares canvases: it needs the visualiser, which the double build lacks.
+TEST_HELP64 := $(filter-out tests/helpers/golden.c,$(TEST_HELP))
 
 # Two builds of the same library: float (the product) and double (for
 # finite-difference gradient checks). The double build has no SIMD files.
@@ -138,7 +140,7 @@ build/%/suites.gen.h: $(TEST_SRC) $(GRAD_SRC)
 	  echo "#define UM_ALL_SUITES \\"; for n in $$names; do echo "    X($$n) \\"; done; echo ""; } > $@
 
 TEST32_OBJ := $(TEST_SRC:%.c=build/f32/%.o) $(TEST_HELP:%.c=build/f32/%.o)
-TEST64_OBJ := $(GRAD_SRC:%.c=build/f64/%.o) $(filter-out build/f64/tests/helpers/golden.o,$(TEST_HELP:%.c=build/f64/%.o))
+TEST64_OBJ := $(GRAD_SRC:%.c=build/f64/%.o) $(TEST_HELP64:%.c=build/f64/%.o)
 
 build/f32/tests/runner.o: tests/runner.c build/f32/suites.gen.h
 	@mkdir -p $(@D)

@@ -53,7 +53,7 @@ ASAN64_OBJ  := $(filter-out $(SIMD_SRC:%.c=build/asan/f64/%.o),$(LIB_SRC:%.c=bui
 ASAN_CLI    := $(CLI_SRC:%.c=build/asan/f32/%.o)
 ASAN_VIZ    := $(VIZ_SRC:%.c=build/asan/f32/%.o)
 ASAN_T32    := $(TEST_SRC:%.c=build/asan/f32/%.o) $(TEST_HELP:%.c=build/asan/f32/%.o)
-ASAN_T64    := $(GRAD_SRC:%.c=build/asan/f64/%.o) $(TEST_HELP:%.c=build/asan/f64/%.o)
+ASAN_T64    := $(GRAD_SRC:%.c=build/asan/f64/%.o) $(TEST_HELP64:%.c=build/asan/f64/%.o)
 ASAN_REPLAY := $(FUZZ_TARGETS:%=bin/asan/fuzz/replay_%)
 
 build/asan/f32/%.o: %.c | check-deps
