@@ -202,16 +202,17 @@ void viz_taps_after_step(VizTaps *t, int step) {
 static void copy_values(VizRetrieval *r, const real *table, int Dv, const int *row, int k);
 static void capture_reads(VizRetrieval *r, const VizTap *tp);
 
-static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
+// PKM and PEER share the additive product-key grid: every cell is row score
+// + column score. They differ in the layer kind, the head count and which
+// table holds the winners' value rows.
+static void capture_additive(VizRetrieval *r, const VizTap *tp, int kind, int n_heads, const real *table, int D) {
     const UmRetrievalProbe *p = &tp->rp;
-    const UmPkm *l = tp->pkm;
     int n = p->n, k = p->k;
     r->present = p->filled;
-    r->kind = VIZ_LAYER_PKM, r->tucker = 0;
-    r->n = n, r->k = k, r->head = p->head, r->n_heads = l->cfg.H, r->token = p->token;
+    r->kind = kind, r->tucker = 0;
+    r->n = n, r->k = k, r->head = p->head, r->n_heads = n_heads, r->token = p->token;
     r->n_cores = 1, r->n_virtual = 0, r->raw_weights = 0;
     for (int i = 0; i < n; i++) r->row_scores[i] = (float)p->row_scores[i], r->col_scores[i] = (float)p->col_scores[i];
-    // PKM's grid is additive: every cell is row score + column score.
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) r->grid[i * n + j] = r->row_scores[i] + r->col_scores[j];
     for (int q = 0; q < k; q++) {
@@ -219,8 +220,12 @@ static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
         r->slots[q] = p->slots[q];
         r->scores[q] = (float)p->scores[q], r->weights[q] = (float)p->weights[q];
     }
-    copy_values(r, l->values->data, l->D, p->slots, k);
+    copy_values(r, table, D, p->slots, k);
     capture_reads(r, tp);
+}
+
+static void capture_pkm(VizRetrieval *r, const VizTap *tp) {
+    capture_additive(r, tp, VIZ_LAYER_PKM, tp->pkm->cfg.H, tp->pkm->values->data, tp->pkm->D);
 }
 
 // The winners' value rows (row[q] of a table with Dv columns), first dims.
@@ -335,26 +340,10 @@ static void capture_um2(VizRetrieval *r, const VizTap *tp) {
     capture_reads(r, tp);
 }
 
-// PEER: PKM's additive grid over shared keys; the winners' weights are the
-// softmax gates; the value rows shown are the experts' down vectors.
+// PEER: the winners' weights are the softmax gates; the value rows shown are
+// the experts' down vectors.
 static void capture_peer(VizRetrieval *r, const VizTap *tp) {
-    const UmRetrievalProbe *p = &tp->rp;
-    const UmPeer *l = tp->peer;
-    int n = p->n, k = p->k;
-    r->present = p->filled;
-    r->kind = VIZ_LAYER_PEER, r->tucker = 0;
-    r->n = n, r->k = k, r->head = p->head, r->n_heads = l->cfg.H, r->token = p->token;
-    r->n_cores = 1, r->n_virtual = 0, r->raw_weights = 0;
-    for (int i = 0; i < n; i++) r->row_scores[i] = (float)p->row_scores[i], r->col_scores[i] = (float)p->col_scores[i];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) r->grid[i * n + j] = r->row_scores[i] + r->col_scores[j];
-    for (int q = 0; q < k; q++) {
-        r->grid_rows[q] = p->grid_rows[q], r->grid_cols[q] = p->grid_cols[q];
-        r->slots[q] = p->slots[q];
-        r->scores[q] = (float)p->scores[q], r->weights[q] = (float)p->weights[q];
-    }
-    copy_values(r, l->down->data, l->D, p->slots, k);
-    capture_reads(r, tp);
+    capture_additive(r, tp, VIZ_LAYER_PEER, tp->peer->cfg.H, tp->peer->down->data, tp->peer->D);
 }
 
 // The router's view of the tokens around the selected one (first sequence).
