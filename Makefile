@@ -191,3 +191,4 @@ clean:
 bench: lib/libum.a $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do $$b || exit 1; done
 -include tests/hardening.mk
+-include chapters/09_results/experiments.mk
