@@ -1,0 +1,111 @@
+// test_peer_fixture.c: the C PEER layer against an independent PyTorch
+// reference (tests/ref/peer_reference.py -> tests/fixtures/peer_small.bin,
+// format in tests/fixtures/README.md): output, selected experts, dinp and
+// every parameter gradient of L = sum(out * dout).
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/params.h"
+#include "base/rng.h"
+#include "helpers/testutil.h"
+#include "memory/peer.h"
+
+#define FIXTURE "tests/fixtures/peer_small.bin"
+#define N_TENSORS 6  // inp, query.weight, query_norm.weight, keys, experts_up, experts_down
+
+static const char *tensor_names[N_TENSORS] = {"inp", "query.weight", "query_norm.weight", "keys", "experts_up",
+                                              "experts_down"};
+
+// Read count float32s from f into a new real array.
+static real *read_f32(FILE *f, size_t count) {
+    float *tmp = malloc(count * sizeof *tmp);
+    real *out = um_alloc(count * sizeof(real));
+    size_t got = fread(tmp, sizeof *tmp, count, f);
+    ck_assert_msg(got == count, FIXTURE " is truncated");
+    for (size_t i = 0; i < count; i++) out[i] = (real)tmp[i];
+    free(tmp);
+    return out;
+}
+
+START_TEST(test_peer_matches_pytorch) {
+    FILE *f = fopen(FIXTURE, "rb");
+    ck_assert_msg(f != NULL, "cannot open " FIXTURE " (run the tests from the repo root)");
+    char magic[4];
+    uint32_t version;
+    int32_t dims[7];
+    ck_assert(fread(magic, 1, 4, f) == 4 && memcmp(magic, "PEER", 4) == 0);
+    ck_assert(fread(&version, 4, 1, f) == 1 && version == 1);
+    ck_assert(fread(dims, 4, 7, f) == 7);
+    int N = dims[0], D = dims[1], H = dims[3], k = dims[5];
+    UmPeerConfig cfg = um_peer_config_default();
+    cfg.n = dims[2];
+    cfg.H = H;
+    cfg.Dk = dims[4];
+    cfg.k = k;
+    cfg.query_norm = dims[6];
+    ck_assert_int_eq(cfg.query_norm, 1);
+
+    UmParamRegistry reg;
+    params_init(&reg);
+    UmRng rng;
+    rng_seed(&rng, 1);
+    UmPeer l;
+    um_peer_init(&l, &cfg, D, N, &reg, &rng, "peer.");
+    UmParam *params[N_TENSORS] = {NULL, l.wq, l.norm_w, l.keys, l.up, l.down};
+    size_t sizes[N_TENSORS];
+    sizes[0] = (size_t)N * D;
+    for (int i = 1; i < N_TENSORS; i++) sizes[i] = params[i]->numel;
+
+    real *inp = read_f32(f, sizes[0]);
+    for (int i = 1; i < N_TENSORS; i++) {
+        real *w = read_f32(f, sizes[i]);
+        memcpy(params[i]->data, w, sizes[i] * sizeof(real));
+        um_free(w);
+    }
+    real *dout = read_f32(f, (size_t)N * D), *out_ref = read_f32(f, (size_t)N * D);
+    size_t reads = (size_t)N * H * k;
+    int32_t *slots_ref = malloc(reads * sizeof *slots_ref);
+    ck_assert(fread(slots_ref, 4, reads, f) == reads);
+    real *grads_ref[N_TENSORS];
+    for (int i = 0; i < N_TENSORS; i++) grads_ref[i] = read_f32(f, sizes[i]);
+    char extra;
+    ck_assert_msg(fread(&extra, 1, 1, f) == 0, FIXTURE " has trailing bytes");
+    fclose(f);
+
+    real *out = um_alloc((size_t)N * D * sizeof(real)), *dinp = um_alloc((size_t)N * D * sizeof(real));
+    um_peer_forward(&l, out, inp, N);
+    for (size_t r = 0; r < reads; r++)
+        ck_assert_msg(l.slots[r] == slots_ref[r], "read %zu: C slot %d, torch %d", r, l.slots[r], slots_ref[r]);
+    size_t where;
+    double e = max_rel_diff(out, out_ref, (size_t)N * D, 1e-4, &where);
+    ck_assert_msg(e < 1e-4, "out: rel diff %g at %zu", e, where);
+
+    params_zero_grad(&reg);
+    um_peer_backward(&l, dinp, dout, inp, N);
+    real *grads[N_TENSORS] = {dinp};
+    for (int i = 1; i < N_TENSORS; i++) grads[i] = params[i]->grad;
+    for (int i = 0; i < N_TENSORS; i++) {
+        e = max_rel_diff(grads[i], grads_ref[i], sizes[i], 1e-4, &where);
+        ck_assert_msg(e < 1e-4, "d%s: rel diff %g at %zu (C %g, torch %g)", tensor_names[i], e, where,
+                      (double)grads[i][where], (double)grads_ref[i][where]);
+    }
+
+    for (int i = 0; i < N_TENSORS; i++) um_free(grads_ref[i]);
+    free(slots_ref);
+    um_free(inp), um_free(dout), um_free(out_ref), um_free(out), um_free(dinp);
+    um_peer_free(&l);
+    params_free(&reg);
+}
+END_TEST
+
+Suite *peer_fixture_suite(void) {
+    Suite *s = suite_create("peer_fixture");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_peer_matches_pytorch);
+    suite_add_tcase(s, tc);
+    return s;
+}
