@@ -1,8 +1,10 @@
 // cmd_eval.c: `um eval`, validation bits/byte and fact recall of a checkpoint.
+#include <math.h>
 #include <stdio.h>
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "cli/run_record.h"
 #include "model/evaluate.h"
 
 static const char *SUMMARY =
@@ -31,11 +33,27 @@ int cmd_eval(int argc, char **argv) {
                r.kl_uniform, r.top1_mean);
     if (r.has_moe) printf("moe_busiest_over_even: %.3f\nmoe_overflow_frac: %.4f\n", r.moe_max_load_ratio, r.moe_overflow);
     printf("unigram_entropy_bits: %.4f\n", data_unigram_entropy_bits(data.bytes, data.n));
+    double recall = NAN;
+    int asked = 0;
     if (o.questions) {
         UmQuestions q;
         if (questions_load(&q, o.questions, &err)) um_die(UM_EXIT_RUNTIME, "--questions: %s", err.msg);
-        printf("fact_recall: %.4f\n", eval_fact_recall(&model, &q, o.max_questions));
+        recall = eval_fact_recall(&model, &q, o.max_questions);
+        asked = o.max_questions > 0 && o.max_questions < q.count ? o.max_questions : q.count;
+        printf("fact_recall: %.4f\n", recall);
         questions_free(&q);
+    }
+    if (o.summary) {  // the same names as `um train --summary` (no train figures: eval does not train)
+        UmSummary s;
+        summary_open(&s, o.summary);
+        summary_model(&s, &model);
+        summary_text(&s, "data", o.data);
+        summary_real(&s, "val_bits_per_byte", val * NATS_TO_BITS);
+        summary_real(&s, "unigram_entropy_bits", data_unigram_entropy_bits(data.bytes, data.n));
+        summary_real(&s, "fact_recall", recall);
+        summary_int(&s, "questions", asked);
+        summary_memory(&s, &r);
+        summary_close(&s);
     }
     data_free(&data);
     model_free(&model);

@@ -1,10 +1,12 @@
 // cmd_train.c: `um train`, from flags to a trained checkpoint.
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/error.h"
 #include "base/timer.h"
 #include "cli/commands.h"
+#include "cli/run_record.h"
 #include "model/checkpoint.h"
 #include "model/evaluate.h"
 #include "model/questions.h"
@@ -43,15 +45,50 @@ static void print_header(const UmOptions *o, const UmModel *m, const UmTrainConf
            t->lr, cli_threads(), (unsigned long long)t->seed);
 }
 
-static void report_recall(const UmOptions *o, UmModel *m) {
-    if (!o->questions) return;
+// Fact recall on --questions (NaN without it); *asked gets how many were scored.
+static double report_recall(const UmOptions *o, UmModel *m, int *asked) {
+    *asked = 0;
+    if (!o->questions) return NAN;
     UmQuestions q;
     UmError err;
     if (questions_load(&q, o->questions, &err)) um_die(UM_EXIT_RUNTIME, "--questions: %s", err.msg);
     double recall = eval_fact_recall(m, &q, o->max_questions);
-    printf("fact recall: %.1f%% of %d questions\n", 100 * recall,
-           o->max_questions > 0 && o->max_questions < q.count ? o->max_questions : q.count);
+    *asked = o->max_questions > 0 && o->max_questions < q.count ? o->max_questions : q.count;
+    printf("fact recall: %.1f%% of %d questions\n", 100 * recall, *asked);
     questions_free(&q);
+    return recall;
+}
+
+// What the run measured, for --summary.
+typedef struct {
+    double train_bits, val_bits, recall, tokens_per_s, seconds;
+    int questions, first_step;
+    UmMemReport mem;
+} RunResults;
+
+static void write_summary(const char *path, const UmOptions *o, const UmModel *m, const UmTrainConfig *t,
+                          const UmData *d, const RunResults *r) {
+    UmSummary s;
+    summary_open(&s, path);
+    summary_model(&s, m);
+    summary_text(&s, "size", o->size);
+    summary_text(&s, "data", o->data);
+    summary_int(&s, "steps", t->steps);
+    summary_int(&s, "batch", t->batch);
+    summary_int(&s, "context", m->cfg.block_size);
+    summary_int(&s, "seed", (long long)t->seed);
+    summary_int(&s, "threads", cli_threads());
+    summary_real(&s, "train_bits_per_byte", r->train_bits);
+    summary_real(&s, "val_bits_per_byte", r->val_bits);
+    summary_real(&s, "unigram_entropy_bits", data_unigram_entropy_bits(d->bytes, d->n));
+    summary_real(&s, "fact_recall", r->recall);
+    summary_int(&s, "questions", r->questions);
+    summary_memory(&s, &r->mem);
+    // Speed of this process only: a resumed run reports its last stretch.
+    summary_int(&s, "steps_this_process", t->steps - r->first_step);
+    summary_real(&s, "tokens_per_s", r->tokens_per_s);
+    summary_real(&s, "train_seconds", r->seconds);
+    summary_close(&s);
 }
 
 // The training run, as the visualiser calls it (on a worker thread when a
@@ -63,11 +100,25 @@ typedef struct {
     UmTrainState *state;
     const char *ckpt;
     UmError *err;
+    UmHistory *history;      // every step's loss (and the file of --history)
+    double tokens_per_s;     // as of the last step
+    UmStepHook viz_hook;     // the visualiser's hook, called after ours (or NULL)
+    void *viz_ctx;
 } TrainJob;
+
+// Runs after every step: record the losses, then let the visualiser draw.
+static void record_step(void *ctx, UmModel *model, const UmStepInfo *info) {
+    TrainJob *j = ctx;
+    history_add_train(j->history, info->step, info->train_loss);
+    if (info->evaluated) history_add_val(j->history, info->step, info->val_loss);
+    j->tokens_per_s = info->tokens_per_s;
+    if (j->viz_hook) j->viz_hook(j->viz_ctx, model, info);
+}
 
 static int train_job(void *ctx, UmStepHook hook, void *hook_ctx, volatile int *stop) {
     TrainJob *j = ctx;
-    UmTrainRun run = {.ckpt_path = j->ckpt, .log = stdout, .on_step = hook, .hook_ctx = hook_ctx, .stop = stop};
+    j->viz_hook = hook, j->viz_ctx = hook_ctx;
+    UmTrainRun run = {.ckpt_path = j->ckpt, .log = stdout, .on_step = record_step, .hook_ctx = j, .stop = stop};
     return train_run(j->model, j->data, j->tc, j->state, &run, j->err);
 }
 
@@ -101,20 +152,34 @@ int cmd_train(int argc, char **argv) {
     cli_require_val_batches(&data, tc.batch, mc.block_size);
     if (o.ckpt) cli_make_parent_dirs(o.ckpt);
     print_header(&o, &model, &tc, &data);
+    char run_name[64];
+    snprintf(run_name, sizeof run_name, "%s %s", arch_name(mc.arch), o.size);
+    UmHistory history;
+    history_open(&history, o.history, run_name, (int)state.step);
+    RunResults res = {.first_step = (int)state.step};
     double t0 = um_now();
-    TrainJob job = {&model, &data, &tc, &state, o.ckpt, &err};
-    char title[64];
-    snprintf(title, sizeof title, "%s %s", arch_name(mc.arch), o.size);
-    UmVizOptions viz = {.png_dir = o.png, .png_every = 100, .no_window = o.no_viz || o.png, .title = title,
+    TrainJob job = {&model, &data, &tc, &state, o.ckpt, &err, &history, 0, NULL, NULL};
+    UmVizOptions viz = {.png_dir = o.png, .png_every = 100, .no_window = o.no_viz || o.png, .title = run_name,
                         .text_context_source = o.data};
     int rc = o.no_viz && !o.png ? train_job(&job, NULL, NULL, NULL) : viz_run_training(&viz, &model, train_job, &job);
     if (rc) um_die(UM_EXIT_RUNTIME, "%s", err.msg);
     double secs = um_now() - t0;
-    double val = eval_val_loss(&model, &data, tc.batch, 0);
+    double val = eval_val_loss_report(&model, &data, tc.batch, 0, &res.mem);
     printf("done in %.1fs: validation %.4f bits/byte on the whole held-out split (unigram entropy %.3f)\n", secs,
            val * NATS_TO_BITS, data_unigram_entropy_bits(data.bytes, data.n));
-    report_recall(&o, &model);
+    res.recall = report_recall(&o, &model, &res.questions);
     if (o.ckpt) printf("checkpoint: %s\n", o.ckpt);
+    if (o.summary) {
+        // The train figure: mean batch loss over the last 5% of steps (one
+        // batch is too noisy), which a resumed run has from --history.
+        int window = tc.steps / 20 > 0 ? tc.steps / 20 : 1;
+        res.train_bits = history_tail_mean(&history, (int)state.step, window) * NATS_TO_BITS;
+        res.val_bits = val * NATS_TO_BITS;
+        res.tokens_per_s = job.tokens_per_s, res.seconds = secs;
+        write_summary(o.summary, &o, &model, &tc, &data, &res);
+        printf("summary: %s\n", o.summary);
+    }
+    history_close(&history);
     model_free(&model);
     data_free(&data);
     return 0;

@@ -27,6 +27,8 @@ typedef struct {
     double temperature;
     // evaluation
     int max_questions, eval_batches;
+    // machine-readable records of a run (the experiments harness reads them)
+    const char *summary, *history;
     // visualiser
     const char *png;
     int no_viz;
