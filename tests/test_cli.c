@@ -134,6 +134,10 @@ static const CliCase CASES[] = {
     {{"train", "--resume"}, {"--resume", "needs --ckpt", "see: um train --help"}},
     {{"sample", "--prompt", "hi"}, {"--ckpt", "required", "see: um sample --help"}},
     {{"eval", "--data", "x.txt"}, {"--ckpt", "required", "see: um eval --help"}},
+    // run records
+    {{"train", "--summary", ""}, {"--summary", "non-empty", "see: um train --help"}},
+    {{"train", "--history"}, {"--history", "needs a value", "see: um train --help"}},
+    {{"eval", "--ckpt", "m", "--history", "h"}, {"--history", "not a flag of um eval", "see: um eval --help"}},
 };
 #define N_CASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -232,6 +236,117 @@ START_TEST(test_impossible_combinations) {
 }
 END_TEST
 
+// ---------------------------------------------------------------- run records
+// The whole file (or "" when it cannot be read) in a buffer the caller frees.
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+// The value of "name: value" in a summary, copied into out ("" when absent).
+static const char *summary_value(const char *text, const char *name, char *out, size_t len) {
+    out[0] = 0;
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == ' ') {
+            snprintf(out, len, "%.*s", (int)strcspn(p + n + 2, "\n"), p + n + 2);
+            break;
+        }
+    return out;
+}
+
+static int count_lines_starting(const char *text, const char *prefix) {
+    int n = 0;
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += strncmp(p, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+// --summary writes every figure the experiments harness reads; --history
+// writes one train line per step, and on --resume drops what the interrupted
+// process wrote past the checkpoint (here: a fake step 7 appended to the
+// file), so the file describes one run; `um eval --summary` measures the
+// same validation figure as the run's own summary.
+START_TEST(test_summary_and_history) {
+    char dir[256], text[300], qs[300], ckpt[300], hist[300], sum[300], sum2[300], sum3[300], out[8192], v[128], w[128];
+    snprintf(dir, sizeof dir, "%s/umrec.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(text, sizeof text, "%s/t.txt", dir), snprintf(qs, sizeof qs, "%s/q.tsv", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/m.ckpt", dir), snprintf(hist, sizeof hist, "%s/h.tsv", dir);
+    snprintf(sum, sizeof sum, "%s/s.txt", dir), snprintf(sum2, sizeof sum2, "%s/s2.txt", dir);
+    snprintf(sum3, sizeof sum3, "%s/s3.txt", dir);
+    FILE *f = fopen(text, "w");
+    for (int i = 0; i < 2000; i++) fputs("abcdefghij", f);
+    fclose(f);
+    f = fopen(qs, "w");
+    fputs("abcde\tfghij\nfghij\tabcde\n", f);
+    fclose(f);
+
+    const char *train[] = {"train", "--size", "nano", "--data", text, "--questions", qs, "--steps", "6",
+                           "--eval-every", "3", "--ckpt", ckpt, "--history", hist, "--summary", sum, "--no-viz", NULL};
+    ck_assert_msg(hardening_run_um(train, out, sizeof out, 60) == 0, "%s", out);
+    char *s = slurp(sum);
+    const char *numbers[] = {"total_params", "activated_params", "flops_per_token", "train_bits_per_byte",
+                             "val_bits_per_byte", "fact_recall", "tokens_per_s", "steps"};
+    for (int i = 0; i < 8; i++) {
+        summary_value(s, numbers[i], v, sizeof v);
+        char *end;
+        double x = strtod(v, &end);
+        ck_assert_msg(*v && *end == 0 && x >= 0, "summary %s: '%s' is not a number:\n%s", numbers[i], v, s);
+    }
+    ck_assert_str_eq(summary_value(s, "arch", v, sizeof v), "dense");
+    ck_assert_str_eq(summary_value(s, "memory_usage_pct", v, sizeof v), "-");  // dense has no memory
+    ck_assert_str_eq(summary_value(s, "questions", v, sizeof v), "2");
+    char tmp[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp", sum);
+    ck_assert_msg(access(tmp, F_OK) != 0, "the summary's temporary file was left behind");
+    free(s);
+
+    char *h = slurp(hist);
+    ck_assert_int_eq(count_lines_starting(h, "train "), 6);
+    ck_assert_int_eq(count_lines_starting(h, "val "), 2);  // steps 3 and 6
+    ck_assert_ptr_nonnull(strstr(h, "\ntrain 6 "));
+    f = fopen(hist, "a");  // what a process killed after step 6's checkpoint might have written
+    fputs("train 7 99.00000\nval 7 99.00000\n", f);
+    fclose(f);
+
+    const char *resume[] = {"train", "--size", "nano", "--data", text, "--steps", "9", "--eval-every", "3",
+                            "--ckpt", ckpt, "--resume", "--history", hist, "--summary", sum3, "--no-viz", NULL};
+    ck_assert_msg(hardening_run_um(resume, out, sizeof out, 60) == 0, "%s", out);
+    char *h2 = slurp(hist);
+    ck_assert_int_eq(count_lines_starting(h2, "train "), 9);
+    ck_assert_int_eq(count_lines_starting(h2, "val "), 3);
+    ck_assert_msg(!strstr(h2, "99.0"), "lines past the checkpoint were kept:\n%s", h2);
+    const char *cut = strstr(h, "val 3 ");  // everything up to step 6 is unchanged
+    ck_assert_msg(strncmp(h, h2, (size_t)(cut - h)) == 0, "history before the checkpoint changed");
+    s = slurp(sum3);
+    ck_assert_str_eq(summary_value(s, "fact_recall", v, sizeof v), "-");  // no --questions this time
+    ck_assert_str_eq(summary_value(s, "steps_this_process", v, sizeof v), "3");
+
+    const char *eval[] = {"eval", "--ckpt", ckpt, "--data", text, "--batch", "8", "--summary", sum2, NULL};
+    ck_assert_msg(hardening_run_um(eval, out, sizeof out, 60) == 0, "%s", out);
+    char *e = slurp(sum2);
+    ck_assert_str_eq(summary_value(e, "val_bits_per_byte", v, sizeof v), summary_value(s, "val_bits_per_byte", w, sizeof w));
+    ck_assert_str_eq(summary_value(e, "total_params", v, sizeof v), summary_value(s, "total_params", w, sizeof w));
+    free(h), free(h2), free(s), free(e);
+
+    const char *help[] = {"train", "--help", NULL};
+    ck_assert_int_eq(hardening_run_um(help, out, sizeof out, 30), 0);
+    ck_assert_msg(strstr(out, "--summary TEXT") && strstr(out, "--history TEXT"), "%s", out);
+    const char *ehelp[] = {"eval", "--help", NULL};
+    ck_assert_int_eq(hardening_run_um(ehelp, out, sizeof out, 30), 0);
+    ck_assert_msg(strstr(out, "--summary TEXT") && !strstr(out, "--history"), "%s", out);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+END_TEST
+
 Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("flags");
@@ -241,6 +356,7 @@ Suite *cli_suite(void) {
     tcase_add_test(tc, test_valid_flags_accepted);
     tcase_add_test(tc, test_bad_files_runtime_error);
     tcase_add_test(tc, test_impossible_combinations);
+    tcase_add_test(tc, test_summary_and_history);
     suite_add_tcase(s, tc);
     return s;
 }
