@@ -12,6 +12,7 @@
 #include "base/crc32.h"
 #include "base/error.h"
 #include "kernels/matmul.h"
+#include "kernels/vec.h"
 #include "memory/ive.h"
 #include "memory/product_keys.h"
 #include "memory/topk.h"
@@ -19,6 +20,11 @@
 
 // Monte-Carlo sample size of the norm calibration (tokens).
 #define CALIBRATION_TOKENS 512
+// Tokens whose side scores are computed together: one matmul per (head,
+// side) scores them all. The chunk bounds the score buffer (at n 504, E 4,
+// H 2, r 2: 256 tokens x 8 x 1008 scores = 8 MB) and keeps it in cache
+// between the matmul that writes it and the searches that read it.
+#define SCORE_CHUNK 256
 
 UmUltraMemConfig um_ultramem_config_default(void) {
     UmUltraMemConfig c = {0};
@@ -138,6 +144,64 @@ void um_ultramem_search_alloc(UmUltraMemSearch *ws, int Kn, int m, int r, int Dk
     ws->sel_cell = alloc_ints(m);
 }
 
+// "v (tie key kv) ranks above w (kw)": larger value, or equal and lower key.
+static int ranks_above(real v, int kv, real w, int kw) { return v > w || (v == w && kv < kw); }
+
+void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k) {
+    // tau: group g holds x[g], x[k + g], x[2k + g], ... (the first (n/k) k
+    // elements; the rest need not be in a group). Element-wise maxima over
+    // rows of k: a loop the compiler vectorises.
+    real tau = -INFINITY;
+    if (n >= 2 * k) {
+        real mx[k];
+        memcpy(mx, x, (size_t)k * sizeof(real));
+        for (int j = 1; j < n / k; j++) {
+            const real *row = x + (size_t)j * k;
+            for (int g = 0; g < k; g++) mx[g] = row[g] > mx[g] ? row[g] : mx[g];
+        }
+        tau = mx[0];
+        for (int g = 1; g < k; g++) tau = mx[g] < tau ? mx[g] : tau;
+    }
+    // The best k so far, sorted best first; thr = what a newcomer must reach.
+    real bv[k];
+    int bk[k], c = 0;
+    real thr = tau;
+    for (int i = 0; i < n; i++) {
+        real v = x[i];
+        if (!(v >= thr)) continue;  // (also skips NaN)
+        int kv = tiekey ? tiekey[i] : i;
+        if (c == k && !ranks_above(v, kv, bv[k - 1], bk[k - 1])) continue;
+        int j = c < k ? c++ : k - 1;  // full: the last one drops out
+        for (; j > 0 && ranks_above(v, kv, bv[j - 1], bk[j - 1]); j--)
+            bv[j] = bv[j - 1], bk[j] = bk[j - 1], idx[j] = idx[j - 1];
+        bv[j] = v, bk[j] = kv, idx[j] = i;
+        if (c == k) thr = bv[k - 1] > tau ? bv[k - 1] : tau;
+    }
+    if (c < k) {  // only with NaN among the scores: leave them to topk as before
+        topk_tiekey(idx, val, x, tiekey, n, k);
+        return;
+    }
+    if (val) memcpy(val, bv, (size_t)k * sizeof(real));
+}
+
+// Copy a finished search (its side scores come from S_row, S_col, r*Kn each).
+static void search_copy(UmUltraMemSearch *to, const UmUltraMemSearch *from, const real *S_row, const real *S_col) {
+    int Kn = from->Kn, m = from->m, r = from->r;
+    memcpy(to->S_row, S_row, (size_t)r * Kn * sizeof(real));
+    memcpy(to->S_col, S_col, (size_t)r * Kn * sizeof(real));
+    memcpy(to->a_row, from->a_row, (size_t)Kn * sizeof(real));
+    memcpy(to->a_col, from->a_col, (size_t)Kn * sizeof(real));
+    memcpy(to->rows, from->rows, (size_t)m * sizeof(int));
+    memcpy(to->cols, from->cols, (size_t)m * sizeof(int));
+    memcpy(to->row_val, from->row_val, (size_t)m * sizeof(real));
+    memcpy(to->col_val, from->col_val, (size_t)m * sizeof(real));
+    memcpy(to->Rc, from->Rc, (size_t)m * r * sizeof(real));
+    memcpy(to->Qc, from->Qc, (size_t)m * r * sizeof(real));
+    memcpy(to->grid, from->grid, (size_t)m * m * sizeof(real));
+    memcpy(to->grid_slot, from->grid_slot, (size_t)m * m * sizeof(int));
+    memcpy(to->sel_cell, from->sel_cell, (size_t)m * sizeof(int));
+}
+
 void um_ultramem_search_free(UmUltraMemSearch *ws) {
     um_free(ws->S_row), um_free(ws->S_col), um_free(ws->a_row), um_free(ws->a_col);
     um_free(ws->rows), um_free(ws->cols), um_free(ws->row_val), um_free(ws->col_val);
@@ -166,6 +230,9 @@ static void alloc_cache(UmUltraMem *l) {
     l->score = alloc_reals(reads * h);
     l->weight = alloc_reals(reads * h);
     l->acc = alloc_reals(N * c->E * c->Dv);
+    l->score_chunk = l->max_tokens < SCORE_CHUNK ? l->max_tokens : SCORE_CHUNK;
+    l->q_side = alloc_reals((size_t)l->score_chunk * Dk);
+    l->side_scores = alloc_reals(H * 2 * (size_t)l->score_chunk * r * l->Kn);
     l->dacc = alloc_reals(N * c->E * c->Dv);
     l->dweight = alloc_reals(reads * h);
     l->dR = alloc_reals(reads * r);
@@ -182,7 +249,7 @@ static void alloc_cache(UmUltraMem *l) {
 void um_ultramem_free(UmUltraMem *l) {
     real *reals[] = {l->core_sum, l->aux_dcore, l->q, l->qn, l->q_rstd, l->khat, l->k_rstd, l->win_R, l->win_Q,
                      l->total, l->score, l->weight, l->acc, l->dacc, l->dweight, l->dR, l->dQ, l->dqn_head,
-                     l->dqn, l->dq, l->dkhat};
+                     l->dqn, l->dq, l->dkhat, l->q_side, l->side_scores};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);
     um_free(l->svd), um_free(l->shuffle), um_free(l->virt), um_free(l->phys), um_free(l->block);
     um_free(l->slot_start), um_free(l->slot_reads);
@@ -237,35 +304,42 @@ static void prepare_keys_and_cores(UmUltraMem *l) {
     l->aux_loss = (real)aux;
 }
 
-void um_ultramem_search(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, real *total, const real *q_row,
-                        const real *q_col, int head) {
+// Stages 2 and 3 of the search for one (token, head), from its side scores
+// S_row, S_col (r, Kn each; computed beforehand for a whole chunk of tokens
+// by search_all, or for one query by um_ultramem_search) and its queries
+// q_row, q_col (Dk) -> ws, virt, total.
+static void search_scored(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, real *total, const real *S_row,
+                          const real *S_col, const real *q_row, const real *q_col, int head) {
     int Kn = l->Kn, m = l->cfg.m, r = l->cfg.r, Dk = l->cfg.Dk;
-    // Stage 1: r score vectors per side, one per rank.
-    for (int rho = 0; rho < r; rho++) {
-        pk_side_scores(ws->S_row + (size_t)rho * Kn, q_row, khat_at(l, l->khat, head, 0, rho), Kn, Dk);
-        pk_side_scores(ws->S_col + (size_t)rho * Kn, q_col, khat_at(l, l->khat, head, 1, rho), Kn, Dk);
-    }
     // The separable selection scores: u.S_row and t.S_col (rank-1 part of the core).
     if (l->cfg.tdqkr) {
         const UmSvd2 *svd = &l->svd[head];
-        for (int i = 0; i < Kn; i++) {
-            real a = 0, b = 0;
-            for (int rho = 0; rho < r; rho++) {
-                a += (real)svd->u[rho] * ws->S_row[(size_t)rho * Kn + i];
-                b += (real)svd->t[rho] * ws->S_col[(size_t)rho * Kn + i];
-            }
-            ws->a_row[i] = a, ws->a_col[i] = b;
+        memset(ws->a_row, 0, (size_t)Kn * sizeof(real));
+        memset(ws->a_col, 0, (size_t)Kn * sizeof(real));
+        for (int rho = 0; rho < r; rho++) {
+            vec_axpy(ws->a_row, (real)svd->u[rho], S_row + (size_t)rho * Kn, Kn);
+            vec_axpy(ws->a_col, (real)svd->t[rho], S_col + (size_t)rho * Kn, Kn);
         }
     } else {
-        memcpy(ws->a_row, ws->S_row, (size_t)Kn * sizeof(real));
-        memcpy(ws->a_col, ws->S_col, (size_t)Kn * sizeof(real));
+        memcpy(ws->a_row, S_row, (size_t)Kn * sizeof(real));
+        memcpy(ws->a_col, S_col, (size_t)Kn * sizeof(real));
     }
-    topk(ws->rows, ws->row_val, ws->a_row, Kn, m);
-    topk(ws->cols, ws->col_val, ws->a_col, Kn, m);
+    um_ultramem_topk(ws->rows, ws->row_val, ws->a_row, NULL, Kn, m);
+    um_ultramem_topk(ws->cols, ws->col_val, ws->a_col, NULL, Kn, m);
     for (int a = 0; a < m; a++)
         for (int rho = 0; rho < r; rho++) {
-            ws->Rc[a * r + rho] = ws->S_row[(size_t)rho * Kn + ws->rows[a]];
-            ws->Qc[a * r + rho] = ws->S_col[(size_t)rho * Kn + ws->cols[a]];
+            ws->Rc[a * r + rho] = S_row[(size_t)rho * Kn + ws->rows[a]];
+            ws->Qc[a * r + rho] = S_col[(size_t)rho * Kn + ws->cols[a]];
+        }
+    // Additive scoring is PKM, and this rung of the ablation ladder must
+    // score exactly like PKM: the matmul sums in another order (and with
+    // FMA), so rescore the m candidates of each side with PKM's own dot.
+    // Only 2m dots, against the 2 Kn the matmul did.
+    if (!l->cfg.tdqkr)
+        for (int a = 0; a < m; a++) {
+            pk_side_scores(&ws->Rc[a], q_row, khat_at(l, l->khat, head, 0, 0) + (size_t)ws->rows[a] * Dk, 1, Dk);
+            pk_side_scores(&ws->Qc[a], q_col, khat_at(l, l->khat, head, 1, 0) + (size_t)ws->cols[a] * Dk, 1, Dk);
+            ws->row_val[a] = ws->Rc[a], ws->col_val[a] = ws->Qc[a];
         }
     // Stage 2: score the m x m candidates exactly, keep the best m.
     if (l->cfg.tdqkr) {
@@ -275,7 +349,20 @@ void um_ultramem_search(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, re
     } else {
         pk_grid_additive(ws->grid, ws->grid_slot, ws->rows, ws->Rc, m, ws->cols, ws->Qc, m, Kn);
     }
-    pk_grid_select(virt, total, ws->sel_cell, ws->grid, ws->grid_slot, m * m, m);
+    // pk_grid_select (best m cells, ties to the lower slot id), filtered first
+    um_ultramem_topk(ws->sel_cell, total, ws->grid, ws->grid_slot, m * m, m);
+    for (int j = 0; j < m; j++) virt[j] = ws->grid_slot[ws->sel_cell[j]];
+}
+
+// Stage 1 for one query: r score vectors per side, one per rank, each the
+// query against that rank's Kn keys (the same product search_all does for a
+// chunk with one matmul; matmul_forward on one row scores it this way too).
+void um_ultramem_search(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, real *total, const real *q_row,
+                        const real *q_col, int head) {
+    int Kn = l->Kn, r = l->cfg.r, Dk = l->cfg.Dk;
+    matmul_forward(ws->S_row, q_row, khat_at(l, l->khat, head, 0, 0), NULL, 1, Dk, r * Kn);
+    matmul_forward(ws->S_col, q_col, khat_at(l, l->khat, head, 1, 0), NULL, 1, Dk, r * Kn);
+    search_scored(l, ws, virt, total, ws->S_row, ws->S_col, q_row, q_col, head);
 }
 
 // w (m) = softmax over the m entries s[j*stride] (one core's scores; with
@@ -318,22 +405,55 @@ static void record_winners(UmUltraMem *l, const UmUltraMemSearch *ws, size_t th,
         memcpy(w, s, (size_t)m * hc * sizeof(real));
 }
 
+// Side scores of nt tokens from t0: for each (head, side),
+//   side_scores[h, side] (nt, r*Kn) = qn_side (nt, Dk) @ khat[h, side]^T
+// (the r rank blocks of a (head, side) are contiguous, r*Kn keys in all).
+// One matmul reads each key once per chunk instead of once per token, and
+// runs at the SIMD kernel's speed instead of a scalar dot's.
+static void score_chunk(UmUltraMem *l, int t0, int nt) {
+    int H = l->cfg.H, Dk = l->cfg.Dk, QD = l->Hq * 2 * Dk;
+    size_t cols = (size_t)l->cfg.r * l->Kn;
+    for (int hq = 0; hq < l->Hq; hq++)
+        for (int side = 0; side < 2; side++) {
+            for (int t = 0; t < nt; t++)  // this side's queries as one contiguous (nt, Dk) matrix
+                memcpy(l->q_side + (size_t)t * Dk, l->qn + (size_t)(t0 + t) * QD + ((size_t)hq * 2 + side) * Dk,
+                       (size_t)Dk * sizeof(real));
+            // with share_query every head reads this one query (hq = 0)
+            for (int h = l->cfg.share_query ? 0 : hq; h < (l->cfg.share_query ? H : hq + 1); h++)
+                matmul_forward(l->side_scores + ((size_t)h * 2 + side) * l->score_chunk * cols, l->q_side,
+                               khat_at(l, l->khat, h, side, 0), NULL, nt, Dk, (int)cols);
+        }
+}
+
 // qn -> virt, phys, block, win_R, win_Q, total, score, weight for all (token, head)
 static void search_all(UmUltraMem *l, int N) {
-    int H = l->cfg.H, m = l->cfg.m, Dk = l->cfg.Dk;
+    int H = l->cfg.H, m = l->cfg.m, CH = l->score_chunk;
+    size_t cols = (size_t)l->cfg.r * l->Kn;
+    // the probe's (token, head), if one is attached: its search is kept
+    long probe_th = -1;
+    if (l->probe && l->probe->base.token >= 0 && l->probe->base.token < N && l->probe->base.head >= 0 &&
+        l->probe->base.head < H)
+        probe_th = (long)l->probe->base.token * H + l->probe->base.head;
+    for (int t0 = 0; t0 < N; t0 += CH) {
+        int nt = N - t0 < CH ? N - t0 : CH;
+        score_chunk(l, t0, nt);
 #pragma omp parallel
-    {
-        UmUltraMemSearch ws;  // one workspace per thread
-        um_ultramem_search_alloc(&ws, l->Kn, m, l->cfg.r, Dk);
+        {
+            UmUltraMemSearch ws;  // one workspace per thread
+            um_ultramem_search_alloc(&ws, l->Kn, m, l->cfg.r, l->cfg.Dk);
 #pragma omp for
-        for (int th = 0; th < N * H; th++) {
-            int t = th / H, h = th % H, hq = l->cfg.share_query ? 0 : h;
-            const real *q_row = l->qn + ((size_t)t * l->Hq + hq) * 2 * Dk;
-            size_t o = (size_t)th * m;
-            um_ultramem_search(l, &ws, l->virt + o, l->total + o, q_row, q_row + Dk, h);
-            record_winners(l, &ws, (size_t)th, h);
+            for (int i = 0; i < nt * H; i++) {
+                int t = t0 + i / H, h = i % H;
+                size_t th = (size_t)t * H + h, o = th * m;
+                const real *S_row = l->side_scores + (((size_t)h * 2 + 0) * CH + (size_t)(i / H)) * cols;
+                const real *S_col = l->side_scores + (((size_t)h * 2 + 1) * CH + (size_t)(i / H)) * cols;
+                const real *q_row = l->qn + ((size_t)t * l->Hq + (l->cfg.share_query ? 0 : h)) * 2 * l->cfg.Dk;
+                search_scored(l, &ws, l->virt + o, l->total + o, S_row, S_col, q_row, q_row + l->cfg.Dk, h);
+                record_winners(l, &ws, th, h);
+                if ((long)th == probe_th) search_copy(&l->probe_ws, &ws, S_row, S_col);
+            }
+            um_ultramem_search_free(&ws);
         }
-        um_ultramem_search_free(&ws);
     }
 }
 
@@ -342,13 +462,18 @@ static void search_all(UmUltraMem *l, int N) {
 // [CODE] pools every head's reads into the same E x Dv accumulator (heads
 // share the value table and the projection). With MCS, core c owns the
 // c-th Dv/h slice of every value row ([PAPER] Eq. 16-17, [CODE] the same).
+// This is ive_pool_token (memory/ive.c) with the SIMD axpy for each slice.
 static void pool_values(UmUltraMem *l, int N) {
-    int Dv = l->cfg.Dv, E = l->cfg.E, reads = l->cfg.H * l->cfg.m, hc = l->cfg.cores;
+    int Dv = l->cfg.Dv, E = l->cfg.E, reads = l->cfg.H * l->cfg.m, hc = l->cfg.cores, sl = l->slice;
 #pragma omp parallel for
     for (int t = 0; t < N; t++) {
-        size_t rd = (size_t)t * reads;
-        ive_pool_token(l->acc + (size_t)t * E * Dv, l->values->data, l->phys + rd, l->block + rd,
-                       l->weight + rd * hc, reads, E, Dv, hc);
+        real *acc = l->acc + (size_t)t * E * Dv;
+        memset(acc, 0, (size_t)E * Dv * sizeof(real));
+        for (size_t i = (size_t)t * reads; i < (size_t)(t + 1) * reads; i++) {
+            const real *v = l->values->data + (size_t)l->phys[i] * Dv;
+            real *a = acc + (size_t)l->block[i] * Dv;
+            for (int c = 0; c < hc; c++) vec_axpy(a + c * sl, l->weight[i * hc + c], v + c * sl, sl);
+        }
     }
 }
 
@@ -363,10 +488,7 @@ static void fill_probe(UmUltraMem *l, int N) {
     if (t < 0 || t >= N || h < 0 || h >= H) return;
     UmUltraMemSearch *ws = &l->probe_ws;
     size_t th = (size_t)t * H + h, o = th * m;
-    const real *q_row = l->qn + ((size_t)t * l->Hq + (l->cfg.share_query ? 0 : h)) * 2 * l->cfg.Dk;
-    int virt[m];
-    real total[m];
-    um_ultramem_search(l, ws, virt, total, q_row, q_row + l->cfg.Dk, h);
+    // search_all kept this (token, head)'s search in probe_ws
     UmRetrievalProbe *b = &p->base;
     memcpy(b->row_scores, ws->a_row, (size_t)Kn * sizeof(real));
     memcpy(b->col_scores, ws->a_col, (size_t)Kn * sizeof(real));

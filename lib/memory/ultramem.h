@@ -126,6 +126,10 @@ typedef struct {
     real *total;               // (N, H, m) summed-core (selection) score
     real *score, *weight;      // (N, H, m, h) per-core score, weight
     real *acc;                 // (N, E*Dv) pooled values per block
+    // key scoring, a chunk of SCORE_CHUNK tokens at a time (see search_all)
+    int score_chunk;           // tokens per chunk: min(max_tokens, 256)
+    real *q_side;              // (score_chunk, Dk) one side's queries, contiguous for the matmul
+    real *side_scores;         // (H, 2, score_chunk, r*Kn) every token's side scores of the chunk
     // backward scratch
     real *dacc, *dweight, *dR, *dQ;  // (N, E*Dv), (N,H,m,h), (N,H,m,r) x2
     real *dqn_head;                  // (N, H, 2*Dk)
@@ -167,6 +171,14 @@ void um_ultramem_stats_accumulate(const UmUltraMem *l, UmMemStats *stats);
 void um_ultramem_search(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, real *total, const real *q_row,
                         const real *q_col, int head);
 void um_ultramem_search_alloc(UmUltraMemSearch *ws, int Kn, int m, int r, int Dk);
+
+// The same result as topk_tiekey(idx, val, x, tiekey, n, k) (memory/topk.h;
+// tiekey NULL: the position; val may be NULL), in fewer steps for the
+// searches' k << n: the k maxima of k disjoint groups of x are k distinct
+// elements, so the k-th largest value is at least the smallest of them, tau.
+// One scan then skips everything below tau (or below the k-th best kept so
+// far) and insertion-sorts the few others into a list of k.
+void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k);
 void um_ultramem_search_free(UmUltraMemSearch *ws);
 
 #endif

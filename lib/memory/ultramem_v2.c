@@ -12,6 +12,7 @@
 #include "base/crc32.h"
 #include "base/error.h"
 #include "kernels/matmul.h"
+#include "kernels/vec.h"
 #include "memory/ive.h"
 #include "memory/product_keys.h"
 #include "memory/topk.h"
@@ -19,6 +20,10 @@
 #include "nn/layernorm.h"
 
 #define CALIBRATION_TOKENS 512
+// Tokens whose side scores are computed together, one matmul per (side,
+// rank); bounds the score buffer (256 x 2 x 2 x 503 scores = 2 MB at the
+// bench's size) so it stays in cache until the searches read it.
+#define SCORE_CHUNK 256
 
 UmUltraMemV2Config um_ultramem_v2_config_default(void) {
     UmUltraMemV2Config c = {0};
@@ -135,6 +140,9 @@ static void alloc_cache(UmUltraMemV2 *l) {
     l->total = alloc_reals(reads), l->score = alloc_reals(reads * h);
     l->tq = alloc_reals(N * c->Dp), l->pre = alloc_reals(reads), l->act = alloc_reals(reads);
     l->acc = alloc_reals(N * c->Dv);
+    l->score_chunk = l->max_tokens < SCORE_CHUNK ? l->max_tokens : SCORE_CHUNK;
+    l->q_side = alloc_reals((size_t)l->score_chunk * Dk);
+    l->side_scores = alloc_reals(2 * r * (size_t)l->score_chunk * l->Kn);
     l->dacc = alloc_reals(N * c->Dv), l->dscore = alloc_reals(reads * h), l->dpre = alloc_reals(reads);
     l->dtq = alloc_reals(N * c->Dp), l->dR = alloc_reals(reads * r), l->dQ = alloc_reals(reads * r);
     l->dqn = alloc_reals(N * QD), l->dq = alloc_reals(N * QD), l->dkhat = alloc_reals(key_rows * Dk);
@@ -145,7 +153,7 @@ static void alloc_cache(UmUltraMemV2 *l) {
 void um_ultramem_v2_free(UmUltraMemV2 *l) {
     real *reals[] = {l->q,     l->qn,   l->q_rstd, l->khat, l->k_rstd, l->win_R, l->win_Q, l->total,
                      l->score, l->tq,   l->pre,    l->act,  l->acc,    l->dacc,  l->dscore, l->dpre,
-                     l->dtq,   l->dR,   l->dQ,     l->dqn,  l->dq,     l->dkhat};
+                     l->dtq,   l->dR,   l->dQ,     l->dqn,  l->dq,     l->dkhat, l->q_side, l->side_scores};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);
     um_free(l->shuffle), um_free(l->virt), um_free(l->win), um_free(l->row_start), um_free(l->row_reads);
     um_ultramem_search_free(&l->probe_ws);
@@ -209,45 +217,92 @@ static void prepare_keys_and_cores(UmUltraMemV2 *l) {
     tucker_svd(&l->svd, l->core_sum, r);
 }
 
-// One token's search (V1's TDQKR, with a query per rank): fills ws, virt (m), total (m).
-static void search_one(const UmUltraMemV2 *l, UmUltraMemSearch *ws, int *virt, real *total, int t) {
-    int Kn = l->Kn, m = l->cfg.m, r = l->cfg.r, Dk = l->cfg.Dk;
-    for (int rho = 0; rho < r; rho++) {
-        pk_side_scores(ws->S_row + (size_t)rho * Kn, l->qn + q_off(l, t, 0, rho), khat_at(l, l->khat, 0, rho), Kn, Dk);
-        pk_side_scores(ws->S_col + (size_t)rho * Kn, l->qn + q_off(l, t, 1, rho), khat_at(l, l->khat, 1, rho), Kn, Dk);
-    }
-    for (int i = 0; i < Kn; i++) {
-        real a = 0, b = 0;
-        for (int rho = 0; rho < r; rho++) {
-            a += (real)l->svd.u[rho] * ws->S_row[(size_t)rho * Kn + i];
-            b += (real)l->svd.t[rho] * ws->S_col[(size_t)rho * Kn + i];
+// The side scores of one token in the chunk buffer: (side, rank) block, row i.
+static const real *chunk_scores(const UmUltraMemV2 *l, int side, int rho, int i) {
+    return l->side_scores + ((((size_t)side * l->cfg.r + rho) * l->score_chunk) + (size_t)i) * l->Kn;
+}
+
+// Side scores of nt tokens from t0, one matmul per (side, rank):
+//   side_scores[side, rho] (nt, Kn) = q[side][rho] (nt, Dk) @ khat[side, rho]^T
+// Each key is read once per chunk, and the product runs at the SIMD
+// kernel's speed (a dot per key and token was the layer's hottest loop).
+static void score_chunk(UmUltraMemV2 *l, int t0, int nt) {
+    int Dk = l->cfg.Dk;
+    for (int side = 0; side < 2; side++)
+        for (int rho = 0; rho < l->cfg.r; rho++) {
+            for (int t = 0; t < nt; t++)
+                memcpy(l->q_side + (size_t)t * Dk, l->qn + q_off(l, t0 + t, side, rho), (size_t)Dk * sizeof(real));
+            matmul_forward((real *)chunk_scores(l, side, rho, 0), l->q_side, khat_at(l, l->khat, side, rho), NULL, nt,
+                           Dk, l->Kn);
         }
-        ws->a_row[i] = a, ws->a_col[i] = b;
+}
+
+// One token's search (V1's TDQKR, with a query per rank) from its side
+// scores, row i of the chunk: fills ws (not its S_row, S_col), virt (m), total (m).
+static void search_one(const UmUltraMemV2 *l, UmUltraMemSearch *ws, int *virt, real *total, int i) {
+    int Kn = l->Kn, m = l->cfg.m, r = l->cfg.r;
+    memset(ws->a_row, 0, (size_t)Kn * sizeof(real));
+    memset(ws->a_col, 0, (size_t)Kn * sizeof(real));
+    for (int rho = 0; rho < r; rho++) {
+        const real *Sr = chunk_scores(l, 0, rho, i), *Sc = chunk_scores(l, 1, rho, i);
+        // the separable selection scores u.S_row, t.S_col (rank-1 part of the core)
+        vec_axpy(ws->a_row, (real)l->svd.u[rho], Sr, Kn);
+        vec_axpy(ws->a_col, (real)l->svd.t[rho], Sc, Kn);
     }
-    topk(ws->rows, ws->row_val, ws->a_row, Kn, m);
-    topk(ws->cols, ws->col_val, ws->a_col, Kn, m);
+    um_ultramem_topk(ws->rows, ws->row_val, ws->a_row, NULL, Kn, m);
+    um_ultramem_topk(ws->cols, ws->col_val, ws->a_col, NULL, Kn, m);
     for (int a = 0; a < m; a++)
         for (int rho = 0; rho < r; rho++) {
-            ws->Rc[a * r + rho] = ws->S_row[(size_t)rho * Kn + ws->rows[a]];
-            ws->Qc[a * r + rho] = ws->S_col[(size_t)rho * Kn + ws->cols[a]];
+            ws->Rc[a * r + rho] = chunk_scores(l, 0, rho, i)[ws->rows[a]];
+            ws->Qc[a * r + rho] = chunk_scores(l, 1, rho, i)[ws->cols[a]];
         }
     tucker_grid(ws->grid, ws->Rc, m, ws->Qc, m, l->core_sum, r);
     for (int a = 0; a < m; a++)
         for (int b = 0; b < m; b++) ws->grid_slot[a * m + b] = ws->rows[a] * Kn + ws->cols[b];
-    pk_grid_select(virt, total, ws->sel_cell, ws->grid, ws->grid_slot, m * m, m);
+    // pk_grid_select (best m cells, ties to the lower slot id), filtered first
+    um_ultramem_topk(ws->sel_cell, total, ws->grid, ws->grid_slot, m * m, m);
+    for (int j = 0; j < m; j++) virt[j] = ws->grid_slot[ws->sel_cell[j]];
 }
 
-// qn -> virt, win, win_R, win_Q, total, score for every token
+// Keep the probe's search: ws, plus row i's side scores from the chunk.
+static void keep_probe_search(UmUltraMemV2 *l, const UmUltraMemSearch *ws, int i) {
+    UmUltraMemSearch *p = &l->probe_ws;
+    int Kn = l->Kn, m = l->cfg.m, r = l->cfg.r;
+    for (int rho = 0; rho < r; rho++) {
+        memcpy(p->S_row + (size_t)rho * Kn, chunk_scores(l, 0, rho, i), (size_t)Kn * sizeof(real));
+        memcpy(p->S_col + (size_t)rho * Kn, chunk_scores(l, 1, rho, i), (size_t)Kn * sizeof(real));
+    }
+    memcpy(p->a_row, ws->a_row, (size_t)Kn * sizeof(real));
+    memcpy(p->a_col, ws->a_col, (size_t)Kn * sizeof(real));
+    memcpy(p->rows, ws->rows, (size_t)m * sizeof(int));
+    memcpy(p->cols, ws->cols, (size_t)m * sizeof(int));
+    memcpy(p->row_val, ws->row_val, (size_t)m * sizeof(real));
+    memcpy(p->col_val, ws->col_val, (size_t)m * sizeof(real));
+    memcpy(p->Rc, ws->Rc, (size_t)m * r * sizeof(real));
+    memcpy(p->Qc, ws->Qc, (size_t)m * r * sizeof(real));
+    memcpy(p->grid, ws->grid, (size_t)m * m * sizeof(real));
+    memcpy(p->grid_slot, ws->grid_slot, (size_t)m * m * sizeof(int));
+    memcpy(p->sel_cell, ws->sel_cell, (size_t)m * sizeof(int));
+}
+
+// qn -> virt, win, win_R, win_Q, total, score for every token, a chunk of
+// tokens at a time: score the chunk's keys (matmuls), then search each token.
 static void search_all(UmUltraMemV2 *l, int N) {
-    int m = l->cfg.m, r = l->cfg.r, hc = l->cfg.cores;
+    int m = l->cfg.m, r = l->cfg.r, hc = l->cfg.cores, CH = l->score_chunk;
+    int probe_t = l->probe && l->probe->token >= 0 && l->probe->token < N ? l->probe->token : -1;
+    for (int t0 = 0; t0 < N; t0 += CH) {
+        int nt = N - t0 < CH ? N - t0 : CH;
+        score_chunk(l, t0, nt);
 #pragma omp parallel
     {
         UmUltraMemSearch ws;
         um_ultramem_search_alloc(&ws, l->Kn, m, r, l->cfg.Dk);
 #pragma omp for
-        for (int t = 0; t < N; t++) {
+        for (int i = 0; i < nt; i++) {
+            int t = t0 + i;
             size_t o = (size_t)t * m;
-            search_one(l, &ws, l->virt + o, l->total + o, t);
+            search_one(l, &ws, l->virt + o, l->total + o, i);
+            if (t == probe_t) keep_probe_search(l, &ws, i);
             for (int j = 0; j < m; j++) {
                 int cell = ws.sel_cell[j];
                 real *R = l->win_R + (o + j) * r, *Q = l->win_Q + (o + j) * r;
@@ -259,6 +314,7 @@ static void search_all(UmUltraMemV2 *l, int N) {
             }
         }
         um_ultramem_search_free(&ws);
+    }
     }
 }
 
@@ -323,8 +379,8 @@ static void pool_values(UmUltraMemV2 *l, const real *inp, int N) {
     }
 }
 
-// Only when a probe is attached: redo the chosen token's search in the
-// layer's own workspace and copy it (V2 has one head: p->head is ignored),
+// Only when a probe is attached: copy the chosen token's search, which
+// search_all kept in probe_ws (V2 has one head: p->head is ignored),
 // and count every read of this batch per window row.
 static void fill_probe(UmUltraMemV2 *l, int N) {
     UmRetrievalProbe *p = l->probe;
@@ -333,9 +389,6 @@ static void fill_probe(UmUltraMemV2 *l, int N) {
     um_retrieval_probe_count_reads(p, l->win, N * m);
     if (p->token < 0 || p->token >= N) return;
     size_t o = (size_t)p->token * m;
-    int virt[m];
-    real total[m];
-    search_one(l, ws, virt, total, p->token);
     memcpy(p->row_scores, ws->a_row, (size_t)Kn * sizeof(real));
     memcpy(p->col_scores, ws->a_col, (size_t)Kn * sizeof(real));
     memcpy(p->grid_rows, ws->rows, (size_t)m * sizeof(int));

@@ -110,6 +110,10 @@ typedef struct {
     real *tq;               // (N, Dp) A x
     real *pre, *act;        // (N, m) <P[w], A x>, its activation
     real *acc;              // (N, Dv)
+    // key scoring, a chunk of score_chunk tokens at a time (see search_all)
+    int score_chunk;        // min(max_tokens, 256)
+    real *q_side;           // (score_chunk, Dk) one (side, rank)'s queries, contiguous for the matmul
+    real *side_scores;      // (2, r, score_chunk, Kn) every token's side scores of the chunk
     // backward scratch
     real *dacc, *dscore, *dpre, *dtq, *dR, *dQ;  // (N,Dv), (N,m,h), (N,m), (N,Dp), (N,m,r) x2
     real *dqn, *dq, *dkhat;                      // (N, QD) x2, (2*r*Kn, Dk)
