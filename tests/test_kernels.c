@@ -29,6 +29,7 @@
 #include "kernels/matmul.h"
 #include "kernels/norm.h"
 #include "kernels/vec.h"
+#include "nn/attention.h"
 
 #define REL_TOL 1e-5
 
@@ -389,67 +390,122 @@ START_TEST(gelu_matches_ref) {
 }
 END_TEST
 
-// ---------------------------------------------------------------- attention / softmax rows
+// ---------------------------------------------------------------- softmax rows
 
-// Strided rows as inside the packed q|k|v tensor: n rows of hs, stride >= hs,
-// odd head sizes and row counts around the vector widths.
-START_TEST(attention_rows_match_ref) {
+// softmax_exp: values up to +-30 (exp spans 26 decades), lengths around the
+// vector widths, in place too.
+START_TEST(softmax_exp_matches_ref) {
     UmRng rng;
     rng_seed(&rng, 44);
-    static const int HS[] = {1, 5, 8, 16, 17, 32, 33, 64};
-    static const int NS[] = {1, 2, 3, 9, 16, 31, 128};
+    static const int NS[] = {1, 2, 3, 9, 16, 17, 31, 128, 129};
     for (int p = 0; p < NFAST; p++) {
         if (use_path(FAST_PATHS[p]) != 0) continue;
-        for (int a = 0; a < (int)(sizeof HS / sizeof HS[0]); a++)
-            for (int b = 0; b < (int)(sizeof NS / sizeof NS[0]); b++) {
-                const int hs = HS[a], n = NS[b], shifted = (a + b) % 2;
-                const size_t stride = (size_t)3 * hs + 1;
-                real *rows = new_buf((size_t)n * stride, shifted), *q = new_buf(hs, shifted);
-                real *w = new_buf(n, shifted), *s = new_buf(n, shifted), *s_ref = new_buf(n, 0);
-                fill_normal(rows, (size_t)n * stride, &rng, 1.0);
-                fill_normal(q, hs, &rng, 1.0);
-                fill_normal(w, n, &rng, 1.0);
-                real *arows = abs_of(rows, (size_t)n * stride), *aq = abs_of(q, hs), *aw = abs_of(w, n);
-                real *mag = new_buf(n > hs ? n : hs, 0);
+        for (int b = 0; b < (int)(sizeof NS / sizeof NS[0]); b++) {
+            const int n = NS[b], shifted = b % 2;
+            real *x = new_buf(n, shifted), *e = new_buf(n, shifted), *e_ref = new_buf(n, 0), *mag = new_buf(n, 0);
+            fill_normal(x, n, &rng, 10.0);
+            real m, m_ref;
+            real sum = softmax_exp(e, x, n, &m), sum_ref = softmax_exp_ref(e_ref, x, n, &m_ref);
+            ck_assert_msg(m == m_ref, "softmax_exp [%s]: max %g, reference %g", um_simd_path_name(), (double)m,
+                          (double)m_ref);
+            for (int i = 0; i < n; i++) mag[i] = (real)(4 * e_ref[i]);  // a few ulps of each exp
+            assert_close(e, e_ref, mag, n, "softmax_exp");
+            assert_close(&sum, &sum_ref, &sum_ref, 1, "softmax_exp sum");
+            real sum_in_place = softmax_exp(x, x, n, &m);
+            ck_assert(sum_in_place == sum);
+            free_buf(x, shifted), free_buf(e, shifted), free_buf(e_ref, 0), free_buf(mag, 0);
+        }
+    }
+}
+END_TEST
 
-                attn_dots(s, q, rows, n, hs, stride, (real)0.3);
-                attn_dots_ref(s_ref, q, rows, n, hs, stride, (real)0.3);
-                attn_dots_ref(mag, aq, arows, n, hs, stride, (real)0.3);
-                assert_close(s, s_ref, mag, n, "attn_dots");
+// ---------------------------------------------------------------- matmul over views
 
-                real *out = copy_of(q, hs, shifted), *out_ref = copy_of(q, hs, 0);
-                attn_weighted_sum(out, (real)0.7, w, rows, n, hs, stride);
-                attn_weighted_sum_ref(out_ref, (real)0.7, w, rows, n, hs, stride);
-                memcpy(mag, aq, hs * sizeof(real));
-                attn_weighted_sum_ref(mag, (real)0.7, aw, arows, n, hs, stride);
-                assert_close(out, out_ref, mag, hs, "attn_weighted_sum");
-
-                // attn_rows_axpy into rows that already hold values.
-                real *rows2 = copy_of(rows, (size_t)n * stride, shifted), *rows_ref = copy_of(rows, (size_t)n * stride, 0);
-                real *rmag = copy_of(arows, (size_t)n * stride, 0);
-                attn_rows_axpy(rows2, (real)0.3, w, q, n, hs, stride);
-                attn_rows_axpy_ref(rows_ref, (real)0.3, w, q, n, hs, stride);
-                attn_rows_axpy_ref(rmag, (real)0.3, aw, aq, n, hs, stride);
-                assert_close(rows2, rows_ref, rmag, (size_t)n * stride, "attn_rows_axpy");
-                free_buf(rows2, shifted), free_buf(rows_ref, 0), free_buf(rmag, 0);
-
-                // softmax_exp: values up to +-30 (exp spans 26 decades), in place too.
-                for (int i = 0; i < n; i++) w[i] *= 10;
-                real m, m_ref;
-                real *e_ref = new_buf(n, 0);
-                real sum = softmax_exp(s, w, n, &m), sum_ref = softmax_exp_ref(e_ref, w, n, &m_ref);
-                ck_assert_msg(m == m_ref, "softmax_exp [%s]: max %g, reference %g", um_simd_path_name(), (double)m, (double)m_ref);
-                for (int i = 0; i < n; i++) mag[i] = (real)(4 * e_ref[i]);  // a few ulps of each exp
-                assert_close(s, e_ref, mag, n, "softmax_exp");
-                assert_close(&sum, &sum_ref, &sum_ref, 1, "softmax_exp sum");
-                real sum_in_place = softmax_exp(w, w, n, &m);
-                ck_assert(sum_in_place == sum);
-
-                free_buf(rows, shifted), free_buf(q, shifted), free_buf(w, shifted), free_buf(s, shifted);
-                free_buf(out, shifted);
-                free_buf(s_ref, 0), free_buf(arows, 0), free_buf(aq, 0), free_buf(aw, 0), free_buf(mag, 0);
-                free_buf(out_ref, 0), free_buf(e_ref, 0);
+// C (+)= A B where A and B are strided views, as attention uses them: A read
+// row-major or transposed out of a wider tensor (row stride > width), B
+// likewise, C with its own row stride, overwrite and accumulate.
+START_TEST(matmul_views_match_ref) {
+    UmRng rng;
+    rng_seed(&rng, 45);
+    static const int SHAPES[][3] = {{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {48, 32, 96}, {37, 128, 32}, {100, 16, 300}};
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int s = 0; s < (int)(sizeof SHAPES / sizeof SHAPES[0]); s++)
+            for (int variant = 0; variant < 8; variant++) {
+                const int M = SHAPES[s][0], N = SHAPES[s][1], K = SHAPES[s][2];
+                const int a_t = variant & 1, b_t = (variant >> 1) & 1, acc = (variant >> 2) & 1;
+                const size_t lda = (size_t)(a_t ? M : K) + 3, ldb = (size_t)(b_t ? K : N) + 5, ldc = (size_t)N + 2;
+                const size_t na = (a_t ? (size_t)K : (size_t)M) * lda, nb = (b_t ? (size_t)N : (size_t)K) * ldb;
+                real *A = new_buf(na, 1), *Bm = new_buf(nb, 0), *C = new_buf((size_t)M * ldc, 1);
+                fill_normal(A, na, &rng, 1.0), fill_normal(Bm, nb, &rng, 1.0), fill_normal(C, (size_t)M * ldc, &rng, 1.0);
+                real *C_ref = copy_of(C, (size_t)M * ldc, 0), *Cmag = abs_of(C, (size_t)M * ldc);
+                real *aA = abs_of(A, na), *aB = abs_of(Bm, nb);
+                UmMatView va = a_t ? (UmMatView){A, 1, lda} : (UmMatView){A, lda, 1};
+                UmMatView vb = b_t ? (UmMatView){Bm, 1, ldb} : (UmMatView){Bm, ldb, 1};
+                UmMatView vaa = {aA, va.rs, va.cs}, vab = {aB, vb.rs, vb.cs};
+                matmul_views(C, ldc, va, vb, M, N, K, acc);
+                matmul_views_ref(C_ref, ldc, va, vb, M, N, K, acc);
+                matmul_views_ref(Cmag, ldc, vaa, vab, M, N, K, acc);
+                char what[96];
+                snprintf(what, sizeof what, "matmul_views %dx%dx%d At=%d Bt=%d acc=%d", M, N, K, a_t, b_t, acc);
+                assert_close(C, C_ref, Cmag, (size_t)M * ldc, what);
+                free_buf(A, 1), free_buf(Bm, 0), free_buf(C, 1);
+                free_buf(C_ref, 0), free_buf(Cmag, 0), free_buf(aA, 0), free_buf(aB, 0);
             }
+    }
+}
+END_TEST
+
+// ---------------------------------------------------------------- attention, per-head matmul path
+
+// The SIMD path runs attention as per-head matrix products over query blocks;
+// the scalar path goes row by row. Both must agree, forward and backward, on
+// shapes with T past several query blocks and ragged against them.
+static void run_attention(UmSimdPath path, real *out, real *preatt, real *att, real *dqkv, real *dpre, real *datt,
+                          const real *dout, const real *qkv, int B, int T, int D, int H) {
+    ck_assert_int_eq(um_simd_use(path), 0);
+    attention_forward(out, preatt, att, qkv, B, T, D, H);
+    attention_backward(dqkv, dpre, datt, dout, qkv, att, B, T, D, H);
+}
+
+START_TEST(attention_paths_agree) {
+    UmRng rng;
+    rng_seed(&rng, 46);
+    static const int SHAPES[][4] = {{1, 5, 8, 2}, {2, 100, 64, 2}, {1, 130, 48, 3}};  // B, T, D, H
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int s = 0; s < 3; s++) {
+            const int B = SHAPES[s][0], T = SHAPES[s][1], D = SHAPES[s][2], H = SHAPES[s][3];
+            const size_t nqkv = (size_t)B * T * 3 * D, nout = (size_t)B * T * D, natt = (size_t)B * H * T * T;
+            real *qkv = new_buf(nqkv, 0), *dout = new_buf(nout, 0), *dq0 = new_buf(nqkv, 0);
+            fill_normal(qkv, nqkv, &rng, 1.0), fill_normal(dout, nout, &rng, 1.0), fill_normal(dq0, nqkv, &rng, 1.0);
+            real *out[2], *pre[2], *att[2], *dqkv[2], *dpre[2], *datt[2];
+            for (int k = 0; k < 2; k++) {
+                out[k] = new_buf(nout, 0), pre[k] = new_buf(natt, 0), att[k] = new_buf(natt, 0);
+                dqkv[k] = copy_of(dq0, nqkv, 0), dpre[k] = new_buf(natt, 0), datt[k] = new_buf(natt, 0);
+                run_attention(k ? FAST_PATHS[p] : UM_SIMD_SCALAR, out[k], pre[k], att[k], dqkv[k], dpre[k], datt[k], dout,
+                              qkv, B, T, D, H);
+            }
+            // Inputs are unit normals and softmax weights are <= 1, so every
+            // value here is O(1): 1e-6 (relative for the gradients) is a few
+            // float ulps, while an indexing slip shows up at 1e-3 or more.
+            const double tol = 1e-6;
+            for (size_t i = 0; i < nout; i++)
+                ck_assert_msg(fabs((double)out[1][i] - (double)out[0][i]) <= tol, "forward %d: out[%zu] %g vs %g", s, i,
+                              (double)out[1][i], (double)out[0][i]);
+            for (size_t i = 0; i < natt; i++) {
+                ck_assert_msg(fabs((double)att[1][i] - (double)att[0][i]) <= 1e-5, "forward %d: att[%zu]", s, i);
+                ck_assert_msg(fabs((double)pre[1][i] - (double)pre[0][i]) <= 1e-4, "forward %d: preatt[%zu]", s, i);
+            }
+            for (size_t i = 0; i < nqkv; i++)
+                ck_assert_msg(fabs((double)dqkv[1][i] - (double)dqkv[0][i]) <= tol * (1 + fabs((double)dqkv[0][i])),
+                              "backward %d: dqkv[%zu] %g vs %g", s, i, (double)dqkv[1][i], (double)dqkv[0][i]);
+            for (int k = 0; k < 2; k++) {
+                free_buf(out[k], 0), free_buf(pre[k], 0), free_buf(att[k], 0);
+                free_buf(dqkv[k], 0), free_buf(dpre[k], 0), free_buf(datt[k], 0);
+            }
+            free_buf(qkv, 0), free_buf(dout, 0), free_buf(dq0, 0);
+        }
     }
 }
 END_TEST
@@ -504,7 +560,9 @@ Suite *kernels_suite(void) {
     tcase_add_test(tc, vec_score_keys_matches_ref);
     tcase_add_test(tc, vec_gather_scatter_match_ref);
     tcase_add_test(tc, gelu_matches_ref);
-    tcase_add_test(tc, attention_rows_match_ref);
+    tcase_add_test(tc, softmax_exp_matches_ref);
+    tcase_add_test(tc, matmul_views_match_ref);
+    tcase_add_test(tc, attention_paths_agree);
     tcase_add_test(tc, layernorm_row_matches_ref);
     tcase_add_test(tc, dispatch_names_and_choices);
     suite_add_tcase(s, tc);

@@ -130,3 +130,26 @@ void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, c
 #endif
     matmul_backward_ref(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
 }
+
+// C (M,N) (+)= A (M,K) @ B (K,N) over strided views, summed over k in order.
+void matmul_views_ref(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate) {
+    for (int i = 0; i < M; i++) {
+        real *c = C + (size_t)i * ldc;
+        for (int j = 0; j < N; j++) {
+            real sum = 0;
+            for (int k = 0; k < K; k++) sum += A.p[i * A.rs + k * A.cs] * B.p[k * B.rs + j * B.cs];
+            c[j] = accumulate ? c[j] + sum : sum;
+        }
+    }
+}
+
+void matmul_views(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate) {
+#ifndef UM_NO_SIMD
+    const GemmKernel *kern = simd_kernel();
+    if (kern) {
+        gemm(kern, M, N, K, (GemmOperand){A.p, A.rs, A.cs}, (GemmOperand){B.p, B.rs, B.cs}, C, ldc, accumulate, NULL);
+        return;
+    }
+#endif
+    matmul_views_ref(C, ldc, A, B, M, N, K, accumulate);
+}

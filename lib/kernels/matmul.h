@@ -16,11 +16,27 @@
 #ifndef UM_MATMUL_H
 #define UM_MATMUL_H
 
+#include <stddef.h>
+
 #include "base/real.h"
 
 void matmul_forward(real *out, const real *inp, const real *weight, const real *bias, int N, int C, int OC);
 void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                      const real *weight, int N, int C, int OC);
+
+// A product of two matrices that are views into bigger tensors (attention
+// reads each head's q, k, v as a column slice of the packed qkv rows):
+//   C (M,N) = or += A (M,K) @ B (K,N),  C row stride ldc,
+// where element (i,k) of a view sits at p[i*rs + k*cs]: a row-major matrix
+// with row stride ld is {p, ld, 1}, the same matrix transposed is {p, 1, ld}.
+// accumulate=0 overwrites C, 1 adds to it. Same dispatch as matmul_forward;
+// single-threaded when called from inside a parallel region.
+typedef struct {
+    const real *p;
+    size_t rs, cs;
+} UmMatView;
+void matmul_views(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate);
+void matmul_views_ref(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate);
 
 void matmul_forward_ref(real *out, const real *inp, const real *weight, const real *bias, int N, int C, int OC);
 void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "kernels/dispatch.h"
+#include "kernels/matmul.h"
 #include "kernels/softmax.h"
 #include "kernels/vec.h"
 
@@ -55,23 +56,51 @@ static void attention_row_forward(real *out_h, real *preatt_row, real *att_row, 
     }
 }
 
-// The same row on a SIMD path: each loop above is one kernel of
-// lib/kernels/softmax.h (keys and values are rows 3D apart in qkv).
-static void attention_row_forward_fast(real *out_h, real *preatt_row, real *att_row, const real *qkv, int b,
-                                       int t, int h, int T, int D, int hs) {
+// The fast path works on a whole head at once (one b, h): the row loops
+// above are then three matrix products with a softmax between them,
+//   S = Q K^T (T,T),  P = softmax(scale * S) row by row,  O = P V (T,hs),
+// which the blocked matmul kernel runs at full speed, where a row at a time
+// is a string of short hs-long dot products. Causality: query rows come in
+// blocks of QUERY_BLOCK and a block only needs the keys up to its last row,
+// so about 5/8 of the full T x T square is computed instead of all of it
+// (the few future entries inside a block are computed and then zeroed).
+enum { QUERY_BLOCK = 48 };
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+// A row-major view of `rows` with row stride ld, as is or transposed.
+static UmMatView rows_view(const real *p, size_t ld) { return (UmMatView){p, ld, 1}; }
+static UmMatView cols_view(const real *p, size_t ld) { return (UmMatView){p, 1, ld}; }
+
+// q, k, v (T, hs strided 3D) of head (b,h) -> out (T, hs strided D),
+// S = preatt (T,T), P = att (T,T) of this head.
+static void attention_head_forward_fast(real *out, real *S, real *P, const real *qkv, int b, int h, int T, int D,
+                                        int hs) {
     real scale = (real)(1.0 / sqrt((double)hs));
     size_t stride = (size_t)3 * D;
-    attn_dots(preatt_row, head_q(qkv, b, t, h, T, D, hs), head_k(qkv, b, 0, h, T, D, hs), t + 1, hs, stride, scale);
-    real maxval;
-    real sum = softmax_exp(att_row, preatt_row, t + 1, &maxval);
-    vec_scale(att_row, 1 / sum, t + 1);
-    for (int t2 = t + 1; t2 < T; t2++) preatt_row[t2] = att_row[t2] = 0;
-    for (int i = 0; i < hs; i++) out_h[i] = 0;
-    attn_weighted_sum(out_h, 1, att_row, head_v(qkv, b, 0, h, T, D, hs), t + 1, hs, stride);
+    const real *q0 = head_q(qkv, b, 0, h, T, D, hs), *k0 = head_k(qkv, b, 0, h, T, D, hs);
+    const real *v0 = head_v(qkv, b, 0, h, T, D, hs);
+    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // S[r0:r1, :r1] = Q[r0:r1] K[:r1]^T
+        int r1 = min_int(T, r0 + QUERY_BLOCK);
+        matmul_views(S + (size_t)r0 * T, T, rows_view(q0 + r0 * stride, stride), cols_view(k0, stride), r1 - r0, r1,
+                     hs, 0);
+    }
+    for (int t = 0; t < T; t++) {  // P[t] = softmax(scale * S[t, :t+1]), 0 in the future
+        real *s = S + (size_t)t * T, *p = P + (size_t)t * T, maxval;
+        vec_scale(s, scale, t + 1);
+        real sum = softmax_exp(p, s, t + 1, &maxval);
+        vec_scale(p, 1 / sum, t + 1);
+        for (int t2 = t + 1; t2 < T; t2++) s[t2] = p[t2] = 0;
+    }
+    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // O[r0:r1] = P[r0:r1, :r1] V[:r1]
+        int r1 = min_int(T, r0 + QUERY_BLOCK);
+        matmul_views(out + (size_t)r0 * D, D, rows_view(P + (size_t)r0 * T, T), rows_view(v0, stride), r1 - r0, hs,
+                     r1, 0);
+    }
 }
 
-// 1 when the SIMD row kernels should run (float builds, path not scalar).
-static int use_fast_rows(void) {
+// 1 when the per-head matmul path should run (float builds, path not scalar).
+static int use_fast_path(void) {
 #ifndef UM_NO_SIMD
     return um_simd_path() != UM_SIMD_SCALAR;
 #else
@@ -80,18 +109,26 @@ static int use_fast_rows(void) {
 }
 
 // Every (b, t, h) writes only its own out slice and its own cache row, so
-// the three loops are parallel without races.
+// the loops are parallel without races (the fast path: every (b, h)).
 void attention_forward(real *out, real *preatt, real *att, const real *qkv, int B, int T, int D, int H) {
     int hs = D / H;
-    int fast = use_fast_rows();
+    if (use_fast_path()) {
+#pragma omp parallel for collapse(2)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++) {
+                size_t head = ((size_t)b * H + h) * T * T;
+                real *out_h = out + (size_t)b * T * D + (size_t)h * hs;
+                attention_head_forward_fast(out_h, preatt + head, att + head, qkv, b, h, T, D, hs);
+            }
+        return;
+    }
 #pragma omp parallel for collapse(3)
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < H; h++) {
                 size_t row = (((size_t)b * H + h) * T + t) * T;
                 real *out_h = out + ((size_t)b * T + t) * D + (size_t)h * hs;
-                if (fast) attention_row_forward_fast(out_h, preatt + row, att + row, qkv, b, t, h, T, D, hs);
-                else attention_row_forward(out_h, preatt + row, att + row, qkv, b, t, h, T, D, hs);
+                attention_row_forward(out_h, preatt + row, att + row, qkv, b, t, h, T, D, hs);
             }
         }
     }
@@ -139,26 +176,47 @@ static void attention_row_backward(real *dqkv, real *dpreatt_row, real *datt_row
     }
 }
 
-// The same backward on a SIMD path, loop by loop with the kernels of
-// lib/kernels/softmax.h and vec.h.
-static void attention_row_backward_fast(real *dqkv, real *dpreatt_row, real *datt_row, const real *dout_h,
-                                        const real *qkv, const real *att_row, int b, int t, int h, int T, int D,
-                                        int hs) {
+// The same backward for a whole head (one b, h), as matrix products:
+//   dP = dO V^T,  dV += P^T dO,  dS = scale * P * (dP - rowsum(P * dP)),
+//   dQ += dS K,   dK += dS^T Q.
+// dA = datt and dS = dpreatt of this head are scratch (T,T); dS holds the
+// gradient of the scaled scores, i.e. scale * dpreatt. The products with
+// P^T and dS^T go over key blocks: keys [j0, j1) are only seen by queries
+// from j0 on.
+static void attention_head_backward_fast(real *dqkv, real *dS, real *dA, const real *dout, const real *qkv,
+                                         const real *P, int b, int h, int T, int D, int hs) {
     real scale = (real)(1.0 / sqrt((double)hs));
     size_t stride = (size_t)3 * D;
-    const real *q = head_q(qkv, b, t, h, T, D, hs);
-    const real *k0 = head_k(qkv, b, 0, h, T, D, hs), *v0 = head_v(qkv, b, 0, h, T, D, hs);
-    real *dq = dqkv + (q - qkv), *dk0 = dqkv + (k0 - qkv), *dv0 = dqkv + (v0 - qkv);
-    // datt[t2] = dout . v_t2,  dv_t2 += att[t2] * dout
-    attn_dots(datt_row, dout_h, v0, t + 1, hs, stride, 1);
-    attn_rows_axpy(dv0, 1, att_row, dout_h, t + 1, hs, stride);
-    // dpreatt[t2] = att[t2] * (datt[t2] - sum_t3 att[t3] * datt[t3])
-    real weighted = vec_dot(att_row, datt_row, t + 1);
-    for (int t2 = 0; t2 <= t; t2++) dpreatt_row[t2] = att_row[t2] * (datt_row[t2] - weighted);
-    for (int t2 = t + 1; t2 < T; t2++) datt_row[t2] = dpreatt_row[t2] = 0;
-    // dq += scale * sum_t2 dpreatt[t2] k_t2,  dk_t2 += scale * dpreatt[t2] * q
-    attn_weighted_sum(dq, scale, dpreatt_row, k0, t + 1, hs, stride);
-    attn_rows_axpy(dk0, scale, dpreatt_row, q, t + 1, hs, stride);
+    const real *q0 = head_q(qkv, b, 0, h, T, D, hs), *k0 = head_k(qkv, b, 0, h, T, D, hs);
+    const real *v0 = head_v(qkv, b, 0, h, T, D, hs);
+    real *dq0 = dqkv + (q0 - qkv), *dk0 = dqkv + (k0 - qkv), *dv0 = dqkv + (v0 - qkv);
+    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // dA[r0:r1, :r1] = dO[r0:r1] V[:r1]^T
+        int r1 = min_int(T, r0 + QUERY_BLOCK);
+        matmul_views(dA + (size_t)r0 * T, T, rows_view(dout + (size_t)r0 * D, D), cols_view(v0, stride), r1 - r0,
+                     r1, hs, 0);
+    }
+    for (int j0 = 0; j0 < T; j0 += QUERY_BLOCK) {  // dV[j0:j1] += P[j0:, j0:j1]^T dO[j0:]
+        int j1 = min_int(T, j0 + QUERY_BLOCK);
+        matmul_views(dv0 + j0 * stride, stride, cols_view(P + (size_t)j0 * T + j0, T),
+                     rows_view(dout + (size_t)j0 * D, D), j1 - j0, hs, T - j0, 1);
+    }
+    for (int t = 0; t < T; t++) {  // softmax backward, row by row; the future stays 0
+        const real *p = P + (size_t)t * T, *da = dA + (size_t)t * T;
+        real *ds = dS + (size_t)t * T;
+        real weighted = vec_dot(p, da, t + 1);
+        for (int t2 = 0; t2 <= t; t2++) ds[t2] = scale * p[t2] * (da[t2] - weighted);
+        for (int t2 = t + 1; t2 < T; t2++) ds[t2] = 0;
+    }
+    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // dQ[r0:r1] += dS[r0:r1, :r1] K[:r1]
+        int r1 = min_int(T, r0 + QUERY_BLOCK);
+        matmul_views(dq0 + r0 * stride, stride, rows_view(dS + (size_t)r0 * T, T), rows_view(k0, stride), r1 - r0,
+                     hs, r1, 1);
+    }
+    for (int j0 = 0; j0 < T; j0 += QUERY_BLOCK) {  // dK[j0:j1] += dS[j0:, j0:j1]^T Q[j0:]
+        int j1 = min_int(T, j0 + QUERY_BLOCK);
+        matmul_views(dk0 + j0 * stride, stride, cols_view(dS + (size_t)j0 * T + j0, T),
+                     rows_view(q0 + j0 * stride, stride), j1 - j0, hs, T - j0, 1);
+    }
 }
 
 // A query row t adds into dk and dv of every earlier token, so rows of the
@@ -168,19 +226,21 @@ static void attention_row_backward_fast(real *dqkv, real *dpreatt_row, real *dat
 void attention_backward(real *dqkv, real *dpreatt, real *datt, const real *dout, const real *qkv, const real *att,
                         int B, int T, int D, int H) {
     int hs = D / H;
-    int fast = use_fast_rows();
+    int fast = use_fast_path();
 #pragma omp parallel for collapse(2)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
+            size_t head = ((size_t)b * H + h) * T * T;
+            if (fast) {
+                const real *dout_h = dout + (size_t)b * T * D + (size_t)h * hs;
+                attention_head_backward_fast(dqkv, dpreatt + head, datt + head, dout_h, qkv, att + head, b, h, T, D,
+                                             hs);
+                continue;
+            }
             for (int t = 0; t < T; t++) {
-                size_t row = (((size_t)b * H + h) * T + t) * T;
+                size_t row = head + (size_t)t * T;
                 const real *dout_h = dout + ((size_t)b * T + t) * D + (size_t)h * hs;
-                if (fast)
-                    attention_row_backward_fast(dqkv, dpreatt + row, datt + row, dout_h, qkv, att + row, b, t, h, T,
-                                                D, hs);
-                else
-                    attention_row_backward(dqkv, dpreatt + row, datt + row, dout_h, qkv, att + row, b, t, h, T, D,
-                                           hs);
+                attention_row_backward(dqkv, dpreatt + row, datt + row, dout_h, qkv, att + row, b, t, h, T, D, hs);
             }
         }
     }
