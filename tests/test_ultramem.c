@@ -565,6 +565,80 @@ START_TEST(test_backward_accumulates) {
 }
 END_TEST
 
+// ---------------------------------------------------------------- the search's top-m
+
+// um_ultramem_topk must give exactly what topk_tiekey gives (same winners,
+// same order, ties to the lower key), whatever the sizes: with and without
+// tie keys, with many equal values, and when the threshold pass is skipped.
+START_TEST(test_filtered_topk_equals_topk) {
+    UmRng rng;
+    rng_seed(&rng, 17);
+    int sizes[] = {1, 5, 33, 64, 200, 503, 1008, 1024};
+    int ks[] = {1, 4, 5, 16, 32};
+    for (size_t a = 0; a < sizeof sizes / sizeof sizes[0]; a++)
+        for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++)
+            for (int trial = 0; trial < 6; trial++) {
+                int n = sizes[a], k = ks[b];
+                if (k > n) continue;
+                real *x = malloc((size_t)n * sizeof(real));
+                int *key = malloc((size_t)n * sizeof(int)), *perm = malloc((size_t)n * sizeof(int));
+                for (int i = 0; i < n; i++) {
+                    // trials 0-2: continuous values; 3-5: few distinct values (ties everywhere)
+                    x[i] = trial < 3 ? (real)rng_normal(&rng) : (real)rng_below(&rng, 4);
+                    perm[i] = i;
+                }
+                for (int i = n - 1; i > 0; i--) {  // distinct tie keys in shuffled order
+                    int j = (int)rng_below(&rng, (uint32_t)i + 1), t = perm[i];
+                    perm[i] = perm[j], perm[j] = t;
+                }
+                for (int i = 0; i < n; i++) key[i] = perm[i];
+                const int *tk = trial % 2 ? key : NULL;
+                int ref[32], got[32];
+                real ref_v[32], got_v[32];
+                topk_tiekey(ref, ref_v, x, tk, n, k);
+                um_ultramem_topk(got, got_v, x, tk, n, k);
+                for (int j = 0; j < k; j++) {
+                    ck_assert_msg(got[j] == ref[j], "n %d k %d trial %d: rank %d is %d, topk says %d", n, k, trial, j,
+                                  got[j], ref[j]);
+                    ck_assert(got_v[j] == ref_v[j]);
+                }
+                free(x), free(key), free(perm);
+            }
+}
+END_TEST
+
+// More tokens than one scoring chunk: every token's selection equals a
+// search of its query alone (um_ultramem_search scores one query against
+// the keys), for tokens of the first chunk and of the next.
+START_TEST(test_chunked_scoring_matches_single_query_search) {
+    one_thread();
+    UmUltraMemConfig cfg = small_full();
+    Fixture f;
+    int N = 300;  // > the 256-token scoring chunk
+    fixture_init(&f, &cfg, N, 12, 31);
+    UmUltraMem *l = &f.l;
+    um_ultramem_forward(l, f.out, f.inp, f.N);
+    int m = cfg.m, H = cfg.H, Dk = l->cfg.Dk;
+    UmUltraMemSearch ws;
+    um_ultramem_search_alloc(&ws, l->Kn, m, l->cfg.r, Dk);
+    int tokens[] = {0, 1, 100, 255, 256, 257, 299};
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+        for (int h = 0; h < H; h++) {
+            int t = tokens[i], virt[16];
+            real total[16];
+            const real *q = l->qn + (size_t)t * 2 * Dk;  // shared query
+            um_ultramem_search(l, &ws, virt, total, q, q + Dk, h);
+            size_t o = ((size_t)t * H + h) * m;
+            for (int j = 0; j < m; j++) {
+                ck_assert_int_eq(virt[j], l->virt[o + j]);
+                ck_assert(fabs(total[j] - l->total[o + j]) <= 1e-5 * (1 + fabs(total[j])));
+            }
+        }
+    um_ultramem_search_free(&ws);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *ultramem_suite(void) {
     Suite *s = suite_create("ultramem");
     TCase *tc = tcase_create("core");
@@ -581,6 +655,8 @@ Suite *ultramem_suite(void) {
     tcase_add_test(tc, test_probe_only_when_attached);
     tcase_add_test(tc, test_bit_identical_across_threads);
     tcase_add_test(tc, test_backward_accumulates);
+    tcase_add_test(tc, test_filtered_topk_equals_topk);
+    tcase_add_test(tc, test_chunked_scoring_matches_single_query_search);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;

@@ -147,20 +147,43 @@ void um_ultramem_search_alloc(UmUltraMemSearch *ws, int Kn, int m, int r, int Dk
 // "v (tie key kv) ranks above w (kw)": larger value, or equal and lower key.
 static int ranks_above(real v, int kv, real w, int kw) { return v > w || (v == w && kv < kw); }
 
-void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k) {
-    // tau: group g holds x[g], x[k + g], x[2k + g], ... (the first (n/k) k
-    // elements; the rest need not be in a group). Element-wise maxima over
-    // rows of k: a loop the compiler vectorises.
-    real tau = -INFINITY;
-    if (n >= 2 * k) {
-        real mx[k];
-        memcpy(mx, x, (size_t)k * sizeof(real));
-        for (int j = 1; j < n / k; j++) {
-            const real *row = x + (size_t)j * k;
-            for (int g = 0; g < k; g++) mx[g] = row[g] > mx[g] ? row[g] : mx[g];
+// The k-th largest of x (n >= k), a value only: quickselect (x is reordered).
+static real kth_largest(real *x, int n, int k) {
+    int lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        real pivot = x[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {  // larger values to the left
+            while (x[i] > pivot) i++;
+            while (x[j] < pivot) j--;
+            if (i <= j) {
+                real t = x[i];
+                x[i++] = x[j], x[j--] = t;
+            }
         }
-        tau = mx[0];
-        for (int g = 1; g < k; g++) tau = mx[g] < tau ? mx[g] : tau;
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else break;  // x[j+1 .. i-1] all equal the pivot
+    }
+    return x[want];
+}
+
+void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k) {
+    // tau: group g holds x[g], x[G + g], x[2G + g], ... (the first (n/G) G
+    // elements; the rest need not be in a group). The G group maxima are G
+    // distinct elements, so the k-th largest of them is a lower bound too;
+    // G = 2k groups give a bound nearly as tight as the answer. Element-wise
+    // maxima over rows of G: a loop the compiler vectorises.
+    real tau = -INFINITY;
+    int G = n >= 4 * k ? 2 * k : k;
+    if (n >= 2 * G) {
+        real mx[G];
+        memcpy(mx, x, (size_t)G * sizeof(real));
+        for (int j = 1; j < n / G; j++) {
+            const real *row = x + (size_t)j * G;
+            for (int g = 0; g < G; g++) mx[g] = row[g] > mx[g] ? row[g] : mx[g];
+        }
+        tau = kth_largest(mx, G, k);
     }
     // The best k so far, sorted best first; thr = what a newcomer must reach.
     real bv[k];
@@ -182,6 +205,18 @@ void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int
         return;
     }
     if (val) memcpy(val, bv, (size_t)k * sizeof(real));
+}
+
+void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, int rows, int D) {
+#pragma omp parallel for if (rows >= 64)
+    for (int n = 0; n < rows; n++) {
+        const real *x = inp + (size_t)n * D;
+        real *y = out + (size_t)n * D;
+        real ms = vec_dot(x, x, D) / D;
+        real s = (real)(1.0 / sqrt((double)ms + 1e-6));  // nn/layernorm.c's RMSNORM_EPS
+        for (int d = 0; d < D; d++) y[d] = x[d] * s * w[d];
+        rstd[n] = s;
+    }
 }
 
 // Copy a finished search (its side scores come from S_row, S_col, r*Kn each).
@@ -273,7 +308,7 @@ static void query_forward(UmUltraMem *l, const real *inp, int N) {
     int QD = l->Hq * 2 * l->cfg.Dk;
     matmul_forward(l->q, inp, l->wq->data, NULL, N, l->D, QD);
     if (l->qnorm_w)
-        rmsnorm_forward(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * l->Hq * 2, l->cfg.Dk);
+        um_ultramem_rmsnorm(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * l->Hq * 2, l->cfg.Dk);
     else
         memcpy(l->qn, l->q, (size_t)N * QD * sizeof(real));
 }
@@ -287,7 +322,7 @@ static void query_forward(UmUltraMem *l, const real *inp, int N) {
 static void prepare_keys_and_cores(UmUltraMem *l) {
     int H = l->cfg.H, r = l->cfg.r, rr = r * r, key_rows = H * 2 * r * l->Kn;
     if (l->knorm_w)
-        rmsnorm_forward(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, key_rows, l->cfg.Dk);
+        um_ultramem_rmsnorm(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, key_rows, l->cfg.Dk);
     else
         memcpy(l->khat, l->keys->data, (size_t)key_rows * l->cfg.Dk * sizeof(real));
     l->aux_loss = 0;
@@ -457,16 +492,29 @@ static void search_all(UmUltraMem *l, int N) {
     }
 }
 
+// Ask the memory system for rows idx (count) of the table V (rows, D) ahead
+// of their use: every 64-byte line of each row (a hint: no effect on results).
+static void prefetch_rows(const real *V, const int *idx, int count, int D) {
+    for (int i = 0; i < count; i++) {
+        const char *row = (const char *)(V + (size_t)idx[i] * D);
+        for (size_t b = 0; b < (size_t)D * sizeof(real); b += 64) __builtin_prefetch(row + b);
+    }
+}
+
 // Pool before projecting (IVE's efficient form): per token,
 //   acc[block, slice c] += w_c V[phys, slice c]   over all heads and winners.
 // [CODE] pools every head's reads into the same E x Dv accumulator (heads
 // share the value table and the projection). With MCS, core c owns the
 // c-th Dv/h slice of every value row ([PAPER] Eq. 16-17, [CODE] the same).
 // This is ive_pool_token (memory/ive.c) with the SIMD axpy for each slice.
+// The value rows are scattered over a table far bigger than the caches, so
+// each read waits for DRAM; asking for the next token's rows (prefetch)
+// while this token's are summed overlaps those waits.
 static void pool_values(UmUltraMem *l, int N) {
     int Dv = l->cfg.Dv, E = l->cfg.E, reads = l->cfg.H * l->cfg.m, hc = l->cfg.cores, sl = l->slice;
 #pragma omp parallel for
     for (int t = 0; t < N; t++) {
+        if (t + 1 < N) prefetch_rows(l->values->data, l->phys + (size_t)(t + 1) * reads, reads, Dv);
         real *acc = l->acc + (size_t)t * E * Dv;
         memset(acc, 0, (size_t)E * Dv * sizeof(real));
         for (size_t i = (size_t)t * reads; i < (size_t)(t + 1) * reads; i++) {

@@ -179,6 +179,12 @@ void um_ultramem_search_alloc(UmUltraMemSearch *ws, int Kn, int m, int r, int Dk
 // One scan then skips everything below tau (or below the k-th best kept so
 // far) and insertion-sorts the few others into a list of k.
 void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k);
+
+// rmsnorm_forward (nn/layernorm.h, same eps 1e-6) with the SIMD dot for each
+// row's mean square: the memory layers normalise every key of every head on
+// every forward, and a scalar sum is a chain of dependent adds.
+//   inp (rows, D), w (D) -> out (rows, D), rstd (rows)
+void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, int rows, int D);
 void um_ultramem_search_free(UmUltraMemSearch *ws);
 
 #endif

@@ -207,12 +207,12 @@ static void window_row(const UmUltraMemV2 *l, int w, const real **V, const real 
 static void query_forward(UmUltraMemV2 *l, const real *inp, int N) {
     int QD = 2 * l->Rq * l->cfg.Dk;
     matmul_forward(l->q, inp, l->wq->data, NULL, N, l->D, QD);
-    rmsnorm_forward(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * 2 * l->Rq, l->cfg.Dk);
+    um_ultramem_rmsnorm(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * 2 * l->Rq, l->cfg.Dk);
 }
 
 static void prepare_keys_and_cores(UmUltraMemV2 *l) {
     int r = l->cfg.r;
-    rmsnorm_forward(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, 2 * r * l->Kn, l->cfg.Dk);
+    um_ultramem_rmsnorm(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, 2 * r * l->Kn, l->cfg.Dk);
     tucker_core_sum(l->core_sum, l->cores->data, l->cfg.cores, r);
     tucker_svd(&l->svd, l->core_sum, r);
 }
@@ -349,6 +349,19 @@ void um_v2_slot_weights_backward(real *dscore, real *dpre, const real *dweight, 
 }
 /* END EXERCISE 8.1 */
 
+// Ask the memory system for the pre-value and value rows of window rows
+// win (count) ahead of their use (a hint: no effect on results). The tables
+// are far bigger than the caches, so each row read waits for DRAM; the
+// pooling prefetches the next token's rows while it sums this token's.
+static void prefetch_window_rows(const UmUltraMemV2 *l, const int *win, int count) {
+    for (int i = 0; i < count; i++) {
+        const real *V, *P;
+        window_row(l, win[i], &V, &P);
+        for (size_t b = 0; b < (size_t)l->cfg.Dv * sizeof(real); b += 64) __builtin_prefetch((const char *)V + b);
+        for (size_t b = 0; b < (size_t)l->cfg.Dp * sizeof(real); b += 64) __builtin_prefetch((const char *)P + b);
+    }
+}
+
 // t = A x; pre_j = <P[win_j], t>; w = weights; acc[slice c] += w_jc V[win_j, slice c].
 // The weights live in dscore's buffer's twin: we keep them in `score`-shaped
 // scratch per token (recomputed in backward, cheaper than caching N*m*h).
@@ -358,13 +371,12 @@ static void pool_values(UmUltraMemV2 *l, const real *inp, int N) {
 #pragma omp parallel for
     for (int t = 0; t < N; t++) {
         size_t o = (size_t)t * m;
+        if (t + 1 < N) prefetch_window_rows(l, l->win + o + m, m);
         const real *tv = l->tq + (size_t)t * Dp;
         for (int j = 0; j < m; j++) {
             const real *V, *P;
             window_row(l, l->win[o + j], &V, &P);
-            real s = 0;
-            for (int x = 0; x < Dp; x++) s += P[x] * tv[x];
-            l->pre[o + j] = s;
+            l->pre[o + j] = vec_dot(P, tv, Dp);
         }
         real w[m * hc];
         um_v2_slot_weights(w, l->act + o, l->score + o * hc, l->pre + o, m, hc, l->cfg.gelu);
@@ -373,8 +385,7 @@ static void pool_values(UmUltraMemV2 *l, const real *inp, int N) {
         for (int j = 0; j < m; j++) {
             const real *V, *P;
             window_row(l, l->win[o + j], &V, &P);
-            for (int c = 0; c < hc; c++)
-                for (int x = c * sl; x < (c + 1) * sl; x++) acc[x] += w[j * hc + c] * V[x];
+            for (int c = 0; c < hc; c++) vec_axpy(acc + c * sl, w[j * hc + c], V + c * sl, sl);
         }
     }
 }
@@ -437,11 +448,7 @@ static void weight_grads(UmUltraMemV2 *l, int N) {
         for (int j = 0; j < m; j++) {
             const real *V, *P;
             window_row(l, l->win[o + j], &V, &P);
-            for (int c = 0; c < hc; c++) {
-                real g = 0;
-                for (int x = c * sl; x < (c + 1) * sl; x++) g += da[x] * V[x];
-                dw[j * hc + c] = g;
-            }
+            for (int c = 0; c < hc; c++) dw[j * hc + c] = vec_dot(da + c * sl, V + c * sl, sl);
         }
         um_v2_slot_weights_backward(l->dscore + o * hc, l->dpre + o, dw, l->score + o * hc, l->pre + o, l->act + o, m,
                                     hc, l->cfg.gelu);
@@ -450,7 +457,7 @@ static void weight_grads(UmUltraMemV2 *l, int N) {
         for (int j = 0; j < m; j++) {
             const real *V, *P;
             window_row(l, l->win[o + j], &V, &P);
-            for (int x = 0; x < Dp; x++) dt[x] += l->dpre[o + j] * P[x];
+            vec_axpy(dt, l->dpre[o + j], P, Dp);
         }
     }
 }
@@ -477,11 +484,8 @@ static void table_grads(UmUltraMemV2 *l, int N) {
         for (int i = start[s]; i < start[s + 1]; i++) {
             int rd = list[i], t = rd / m;
             const real *d = l->dacc + (size_t)t * Dv, *tv = l->tq + (size_t)t * Dp;
-            for (int c = 0; c < hc; c++) {
-                real w = l->score[(size_t)rd * hc + c] * l->act[rd];
-                for (int x = c * sl; x < (c + 1) * sl; x++) dv[x] += w * d[x];
-            }
-            for (int x = 0; x < Dp; x++) dp[x] += l->dpre[rd] * tv[x];
+            for (int c = 0; c < hc; c++) vec_axpy(dv + c * sl, l->score[(size_t)rd * hc + c] * l->act[rd], d + c * sl, sl);
+            vec_axpy(dp, l->dpre[rd], tv, Dp);
         }
     }
 }
@@ -523,10 +527,8 @@ static void key_and_query_grads(UmUltraMemV2 *l, int N) {
                     real *dkh = khat_at(l, l->dkhat, side, rho) + (size_t)idx * Dk;
                     const real *qv = l->qn + q_off(l, t, side, rho);
                     real *dq = l->dqn + q_off(l, t, side, rho);
-                    for (int x = 0; x < Dk; x++) {
-                        dq[x] += g[rho] * kh[x];
-                        dkh[x] += g[rho] * qv[x];
-                    }
+                    vec_axpy(dq, g[rho], kh, Dk);
+                    vec_axpy(dkh, g[rho], qv, Dk);
                 }
             }
     }
