@@ -32,17 +32,17 @@
 #   make experiments EXP_SIZE=tiny EXP_STEPS=1000 EXP_SEEDS=1 \
 #     EXP_ARCHS="dense moe ultramem ultramem2 peer" EXP_REPORT=chapters/08_ultramem_v2/results.md
 #
-# Run time (small: 4000 steps x 16 x 256 = 16.4M tokens per run). Measured
-# training speeds on one thread of this machine (tokens/s): dense 6.6k,
-# MoE 6.2k, PKM 4.9k, UltraMem 3.8k, UltraMemV2 4.0k, PEER 0.7k (being sped up).
-# Hours per run, plus ~5% for validation every 5% and the final evaluation:
-#   dense 0.7, MoE 0.75, PKM 0.95, UltraMem 1.2, UltraMemV2 1.15, PEER 6.5
-#   -> 11.2 h for the six archs on one corpus and one seed,
-#   -> 67 h of single-thread work for 2 corpora x 3 seeds, i.e. about 34 h
-#      wall-clock with EXP_JOBS=2 (PEER alone is 58% of it; without PEER
-#      about 14 h). One seed on both corpora: about 11 h. The speed pass adds
-#      about 5 minutes (PEER ~3 of them). At tiny (1200 steps x 16 x 128) the
-#      whole table is roughly 25x cheaper.
+# Run time (small: 4000 steps x 16 x 256 = 16.4M tokens per run; details in
+# chapters/09_results/EXPERIMENTS.md). Measured training speeds on one thread
+# of this machine (tokens/s): dense 6.6k, MoE 6.2k, PKM 4.9k, UltraMem 3.8k,
+# UltraMemV2 4.0k, PEER 0.7k (being sped up). Hours per run, with ~5% for
+# validation every 5%, the final evaluation and fact recall:
+#   dense 0.7, MoE 0.8, PKM 1.0, UltraMem 1.3, UltraMemV2 1.2, PEER 6.8
+#   -> 11.7 h of single-thread work for the six archs on one corpus, one seed;
+#   -> 70 h for 2 corpora x 3 seeds: about 35 h wall-clock with EXP_JOBS=2
+#      (PEER is 58% of it; without PEER about 15 h). One seed on both corpora:
+#      about 12 h. One seed, one corpus, no PEER: about 2.5 h. The speed pass
+#      adds about 5 minutes. Everything scales linearly with EXP_STEPS.
 
 EXP_SIZE ?= small
 EXP_STEPS ?=

@@ -487,8 +487,10 @@ static void write_header(FILE *f, Experiment *e, int finished, int total) {
     for (int c = 0; c < o->n_corpora; c++) fprintf(f, " `out/data/%s.txt`%s", o->corpora[c], c + 1 < o->n_corpora ? "," : "");
     fprintf(f, ". Validation: bits per byte on the whole held-out split at the end; train: the mean batch loss over the last 5%% of the steps.\n");
     fprintf(f, "- **Machine:** %s, %ld cores; every run on 1 thread.\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    fprintf(f, "- **tokens/s** comes from a separate speed pass: each arch trained alone (nothing else running), 1 thread, %d steps, on `%s`. "
-               "The table's runs trained in parallel, so their own speeds are not comparable.\n",
+    fprintf(f, "- **tokens/s** comes from a separate speed pass (`make experiments-speed`): the harness trains each arch alone, "
+               "one after the other, on 1 thread for %d steps on `%s`, validating only at the end. The table's runs trained "
+               "several at a time, so their own speeds are not comparable. Anything else running on the machine during the "
+               "speed pass lowers these figures.\n",
             o->speed_steps, o->corpora[0]);
     fprintf(f, "- **Code:** git commit(s) %s.\n", commits);
     fprintf(f, "- **Command:** `%s`\n\n", o->command);
