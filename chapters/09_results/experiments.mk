@@ -7,6 +7,7 @@
 #   make experiments-speed    only the speed pass (one run at a time)
 #   make experiments-report   only re-read the runs and rewrite EXP_REPORT and
 #                             its figures (any time, also while runs train)
+#   make experiments-status   print each run's state and step (writes nothing)
 #
 # Every run has its own directory, $(EXP_OUT)/runs/<corpus>/<arch>/seed<N>/,
 # with a checkpoint every 10% of the steps. Interrupt with Ctrl-C whenever you
@@ -75,7 +76,7 @@ EXP_COMMAND = make experiments EXP_SIZE=$(EXP_SIZE) EXP_STEPS=$(EXP_STEPS_RUN) E
   EXP_CORPORA="$(EXP_CORPORA)" EXP_SEEDS="$(EXP_SEEDS)" EXP_JOBS=$(EXP_JOBS) EXP_OUT=$(EXP_OUT) \
   EXP_REPORT=$(EXP_REPORT) EXP_SPEED_STEPS=$(EXP_SPEED_STEPS)
 
-.PHONY: experiments experiments-runs experiments-speed experiments-report
+.PHONY: experiments experiments-runs experiments-speed experiments-report experiments-status
 
 # Runs (in parallel, carrying on past a failed one), then the speed pass
 # alone, then the report, which is written even when some runs failed or are
@@ -98,6 +99,10 @@ experiments-report: bin/exp_report $(EXP_PARAMS)
 	bin/exp_report --out $(EXP_OUT) --report $(EXP_REPORT) --figures $(EXP_FIGURES) \
 	  --size $(EXP_SIZE) --steps $(EXP_STEPS_RUN) --seeds "$(EXP_SEEDS)" --archs "$(EXP_ARCHS)" \
 	  --corpora "$(EXP_CORPORA)" --speed-steps $(EXP_SPEED_STEPS) --command '$(EXP_COMMAND)'
+
+experiments-status: bin/exp_report
+	@bin/exp_report --status --out $(EXP_OUT) --size $(EXP_SIZE) --steps $(EXP_STEPS_RUN) --seeds "$(EXP_SEEDS)" \
+	  --archs "$(EXP_ARCHS)" --corpora "$(EXP_CORPORA)"
 
 # One training run: <corpus>/<arch>/seed<N>. Order-only prerequisites: a
 # rebuilt bin/um must not restart finished runs.

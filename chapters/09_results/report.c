@@ -75,8 +75,8 @@ static double summary_num(const Summary *s, const char *key) {
 }
 
 // ---------------------------------------------------------------- one run
-typedef enum { RUN_NOT_STARTED, RUN_UNFINISHED, RUN_FAILED, RUN_DONE } RunState;
-static const char *STATE_NAMES[] = {"not started", "unfinished", "failed", "done"};
+typedef enum { RUN_NOT_STARTED, RUN_UNFINISHED, RUN_FAILED, RUN_OTHER_SETTINGS, RUN_DONE } RunState;
+static const char *STATE_NAMES[] = {"not started", "unfinished", "failed", "done, other settings", "done"};
 
 typedef struct {
     RunState state;
@@ -128,7 +128,8 @@ static int log_says_failed(const char *path) {
     return failed;
 }
 
-static void read_run(Run *r, const char *out, const char *corpus, const char *arch, const char *seed, int steps) {
+static void read_run(Run *r, const char *out, const char *corpus, const char *arch, const char *seed, int steps,
+                     const char *size) {
     memset(r, 0, sizeof *r);
     r->train_tail = NAN;
     snprintf(r->dir, sizeof r->dir, "%s/runs/%s/%s/seed%s", out, corpus, arch, seed);
@@ -139,7 +140,12 @@ static void read_run(Run *r, const char *out, const char *corpus, const char *ar
     int done = file_exists(path);
     snprintf(path, sizeof path, "%s/summary.txt", r->dir);
     if (done && summary_read(&r->sum, path) == 0) {
-        r->state = RUN_DONE;
+        // A run finished with other steps or preset (an old EXP_OUT reused)
+        // is not part of this table. (`um eval` summaries carry neither.)
+        double s = summary_num(&r->sum, "steps");
+        const char *z = summary_get(&r->sum, "size");
+        int other = (isfinite(s) && (int)s != steps) || (z && strcmp(z, size) != 0);
+        r->state = other ? RUN_OTHER_SETTINGS : RUN_DONE;
         return;
     }
     snprintf(path, sizeof path, "%s/train.log", r->dir);
@@ -190,7 +196,7 @@ static void fmt_count(char *buf, size_t len, double x) {
 // ---------------------------------------------------------------- the experiment
 typedef struct {
     const char *out, *report, *figures, *size, *command;
-    int steps, speed_steps;
+    int steps, speed_steps, status_only;
     char *archs[MAX_LIST], *corpora[MAX_LIST], *seeds[MAX_LIST];
     int n_archs, n_corpora, n_seeds;
 } Options;
@@ -239,9 +245,10 @@ static int split_list(char *text, char **items) {
 static void usage(int status) {
     printf("usage: bin/exp_report --out DIR --report FILE.md --figures DIR --size NAME --steps N\n"
            "                      --seeds \"1 2 3\" --archs \"dense ...\" --corpora \"encyclopedia ...\"\n"
-           "                      [--speed-steps N] [--command TEXT]\n"
+           "                      [--speed-steps N] [--command TEXT] [--status]\n"
            "  Reads the runs of chapters/09_results/experiments.mk under --out and writes the quality\n"
-           "  table (--report) and its figures. Usually run as: make experiments-report\n");
+           "  table (--report) and its figures. Usually run as: make experiments-report\n"
+           "  --status: only print each run's state and step (make experiments-status); writes nothing.\n");
     exit(status);
 }
 
@@ -250,7 +257,7 @@ static Options parse_options(int argc, char **argv) {
     static const struct option LONG[] = {
         {"out", 1, 0, 'o'},     {"report", 1, 0, 'r'},  {"figures", 1, 0, 'f'}, {"size", 1, 0, 'z'},
         {"steps", 1, 0, 's'},   {"seeds", 1, 0, 'e'},   {"archs", 1, 0, 'a'},   {"corpora", 1, 0, 'c'},
-        {"speed-steps", 1, 0, 'p'}, {"command", 1, 0, 'm'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"speed-steps", 1, 0, 'p'}, {"command", 1, 0, 'm'}, {"status", 0, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", LONG, NULL)) != -1) {
         switch (ch) {
@@ -264,11 +271,13 @@ static Options parse_options(int argc, char **argv) {
         case 'c': o.n_corpora = split_list(optarg, o.corpora); break;
         case 'p': o.speed_steps = atoi(optarg); break;
         case 'm': o.command = optarg; break;
+        case 't': o.status_only = 1; break;
         case 'h': usage(0); break;
         default: usage(UM_EXIT_USAGE);
         }
     }
     if (optind < argc) um_die(UM_EXIT_USAGE, "exp_report: unexpected argument '%s' (try --help)", argv[optind]);
+    if (o.status_only && !o.report) o.report = "-", o.figures = "-";
     if (!o.out || !o.report || !o.figures || !o.size || o.steps <= 0 || !o.n_seeds || !o.n_archs || !o.n_corpora)
         um_die(UM_EXIT_USAGE, "exp_report: --out, --report, --figures, --size, --steps, --seeds, --archs and "
                               "--corpora are all needed (try --help)");
@@ -281,7 +290,7 @@ static void load(Experiment *e) {
     if (!e->runs) um_die(UM_EXIT_RUNTIME, "exp_report: out of memory");
     for (int c = 0; c < o->n_corpora; c++)
         for (int a = 0; a < o->n_archs; a++)
-            for (int s = 0; s < o->n_seeds; s++) read_run(run_at(e, c, a, s), o->out, o->corpora[c], o->archs[a], o->seeds[s], o->steps);
+            for (int s = 0; s < o->n_seeds; s++) read_run(run_at(e, c, a, s), o->out, o->corpora[c], o->archs[a], o->seeds[s], o->steps, o->size);
     char path[1200];
     for (int a = 0; a < o->n_archs; a++) {
         snprintf(path, sizeof path, "%s/params/%s.txt", o->out, o->archs[a]);
@@ -549,7 +558,8 @@ static void write_runs(FILE *f, Experiment *e) {
                         STATE_NAMES[r->state], step, val, r->dir);
             }
     fprintf(f, "\n\"unfinished\" is a run that is training now or was interrupted (run the command again to resume "
-               "it); \"failed\" ended with an error (see its train.log).\n");
+               "it); \"failed\" ended with an error (see its train.log); \"done, other settings\" finished with other "
+               "steps or preset than this table's (an old EXP_OUT reused) and is left out.\n");
 }
 
 // "chapters/09_results/results.md" -> "results" (the figures' name prefix).
@@ -561,10 +571,33 @@ static void report_stem(const char *report, char *buf, size_t len) {
     if (dot && dot != buf) *dot = 0;
 }
 
+// One line per run on stdout, for watching a long experiment.
+static void print_status(Experiment *e) {
+    const Options *o = &e->o;
+    int count[RUN_DONE + 1] = {0};
+    for (int c = 0; c < o->n_corpora; c++)
+        for (int a = 0; a < o->n_archs; a++)
+            for (int s = 0; s < o->n_seeds; s++) {
+                Run *r = run_at(e, c, a, s);
+                count[r->state]++;
+                printf("%-14s %-10s seed %-3s %-21s step %5d/%d", o->corpora[c], o->archs[a], o->seeds[s],
+                       STATE_NAMES[r->state], r->last_step, o->steps);
+                if (r->n_val) printf("  val %.4f bits/byte at step %.0f", r->val[r->n_val - 1], r->val_step[r->n_val - 1]);
+                printf("\n");
+            }
+    printf("%d done, %d unfinished, %d failed, %d not started, %d done with other settings\n", count[RUN_DONE],
+           count[RUN_UNFINISHED], count[RUN_FAILED], count[RUN_NOT_STARTED], count[RUN_OTHER_SETTINGS]);
+}
+
 int main(int argc, char **argv) {
     Experiment e = {.o = parse_options(argc, argv)};
     const Options *o = &e.o;
     load(&e);
+    if (o->status_only) {
+        print_status(&e);
+        free(e.runs);
+        return 0;
+    }
     char cmd[1300], stem[256], name[512];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", o->figures);
     if (system(cmd) != 0) um_die(UM_EXIT_RUNTIME, "exp_report: cannot create %s", o->figures);
