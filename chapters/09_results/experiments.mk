@@ -43,7 +43,7 @@
 #   -> 70 h for 2 corpora x 3 seeds: about 35 h wall-clock with EXP_JOBS=2
 #      (PEER is 58% of it; without PEER about 15 h). One seed on both corpora:
 #      about 12 h. One seed, one corpus, no PEER: about 2.5 h. The speed pass
-#      adds about 5 minutes. Everything scales linearly with EXP_STEPS.
+#      adds about 10 minutes (PEER 6 of them). Everything scales linearly with EXP_STEPS.
 
 EXP_SIZE ?= small
 EXP_STEPS ?=
