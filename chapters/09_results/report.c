@@ -142,9 +142,10 @@ static void read_run(Run *r, const char *out, const char *corpus, const char *ar
     if (done && summary_read(&r->sum, path) == 0) {
         // A run finished with other steps or preset (an old EXP_OUT reused)
         // is not part of this table. (`um eval` summaries carry neither.)
-        double s = summary_num(&r->sum, "steps");
+        double s = summary_num(&r->sum, "steps"), s_done = summary_num(&r->sum, "steps_done");
         const char *z = summary_get(&r->sum, "size");
-        int other = (isfinite(s) && (int)s != steps) || (z && strcmp(z, size) != 0);
+        int other = (isfinite(s) && (int)s != steps) || (isfinite(s_done) && (int)s_done != steps) ||
+                    (z && strcmp(z, size) != 0);
         r->state = other ? RUN_OTHER_SETTINGS : RUN_DONE;
         return;
     }

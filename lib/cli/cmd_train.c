@@ -62,7 +62,7 @@ static double report_recall(const UmOptions *o, UmModel *m, int *asked) {
 // What the run measured, for --summary.
 typedef struct {
     double train_bits, val_bits, recall, tokens_per_s, seconds;
-    int questions, first_step;
+    int questions, first_step, steps_done;
     UmMemReport mem;
 } RunResults;
 
@@ -74,6 +74,7 @@ static void write_summary(const char *path, const UmOptions *o, const UmModel *m
     summary_text(&s, "size", o->size);
     summary_text(&s, "data", o->data);
     summary_int(&s, "steps", t->steps);
+    summary_int(&s, "steps_done", r->steps_done);  // fewer when the visualiser was closed early
     summary_int(&s, "batch", t->batch);
     summary_int(&s, "context", m->cfg.block_size);
     summary_int(&s, "seed", (long long)t->seed);
@@ -85,7 +86,7 @@ static void write_summary(const char *path, const UmOptions *o, const UmModel *m
     summary_int(&s, "questions", r->questions);
     summary_memory(&s, &r->mem);
     // Speed of this process only: a resumed run reports its last stretch.
-    summary_int(&s, "steps_this_process", t->steps - r->first_step);
+    summary_int(&s, "steps_this_process", r->steps_done - r->first_step);
     summary_real(&s, "tokens_per_s", r->tokens_per_s);
     summary_real(&s, "train_seconds", r->seconds);
     summary_close(&s);
@@ -175,7 +176,7 @@ int cmd_train(int argc, char **argv) {
         int window = tc.steps / 20 > 0 ? tc.steps / 20 : 1;
         res.train_bits = history_tail_mean(&history, (int)state.step, window) * NATS_TO_BITS;
         res.val_bits = val * NATS_TO_BITS;
-        res.tokens_per_s = job.tokens_per_s, res.seconds = secs;
+        res.tokens_per_s = job.tokens_per_s, res.seconds = secs, res.steps_done = (int)state.step;
         write_summary(o.summary, &o, &model, &tc, &data, &res);
         printf("summary: %s\n", o.summary);
     }
