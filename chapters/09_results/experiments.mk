@@ -37,7 +37,7 @@
 # chapters/09_results/EXPERIMENTS.md). Measured training speeds on one thread
 # of this machine (tokens/s): dense 6.6k, MoE 6.2k, PKM 4.9k, UltraMem 3.8k,
 # UltraMemV2 4.0k, PEER 0.7k (being sped up). Hours per run, with ~5% for
-# validation every 5%, the final evaluation and fact recall:
+# validation every 10% (8 batches), the final evaluation and fact recall:
 #   dense 0.7, MoE 0.8, PKM 1.0, UltraMem 1.3, UltraMemV2 1.2, PEER 6.8
 #   -> 11.7 h of single-thread work for the six archs on one corpus, one seed;
 #   -> 70 h for 2 corpora x 3 seeds: about 35 h wall-clock with EXP_JOBS=2
