@@ -147,58 +147,46 @@ void um_ultramem_search_alloc(UmUltraMemSearch *ws, int Kn, int m, int r, int Dk
 // "v (tie key kv) ranks above w (kw)": larger value, or equal and lower key.
 static int ranks_above(real v, int kv, real w, int kw) { return v > w || (v == w && kv < kw); }
 
-// The k-th largest of x (n >= k), a value only: quickselect (x is reordered).
-static real kth_largest(real *x, int n, int k) {
-    int lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        real pivot = x[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {  // larger values to the left
-            while (x[i] > pivot) i++;
-            while (x[j] < pivot) j--;
-            if (i <= j) {
-                real t = x[i];
-                x[i++] = x[j], x[j--] = t;
-            }
-        }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else break;  // x[j+1 .. i-1] all equal the pivot
-    }
-    return x[want];
-}
-
 void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k) {
-    // tau: group g holds x[g], x[G + g], x[2G + g], ... (the first (n/G) G
-    // elements; the rest need not be in a group). The G group maxima are G
-    // distinct elements, so the k-th largest of them is a lower bound too;
-    // G = 2k groups give a bound nearly as tight as the answer. Element-wise
-    // maxima over rows of G: a loop the compiler vectorises.
+    // tau: group g holds x[g], x[k + g], x[2k + g], ... (the first (n/k) k
+    // elements; the rest need not be in a group). Element-wise maxima over
+    // rows of k: a loop the compiler vectorises.
     real tau = -INFINITY;
-    int G = n >= 4 * k ? 2 * k : k;
-    if (n >= 2 * G) {
-        real mx[G];
-        memcpy(mx, x, (size_t)G * sizeof(real));
-        for (int j = 1; j < n / G; j++) {
-            const real *row = x + (size_t)j * G;
-            for (int g = 0; g < G; g++) mx[g] = row[g] > mx[g] ? row[g] : mx[g];
+    if (n >= 2 * k) {
+        real mx[k];
+        memcpy(mx, x, (size_t)k * sizeof(real));
+        for (int j = 1; j < n / k; j++) {
+            const real *row = x + (size_t)j * k;
+            for (int g = 0; g < k; g++) mx[g] = row[g] > mx[g] ? row[g] : mx[g];
         }
-        tau = kth_largest(mx, G, k);
+        tau = mx[0];
+        for (int g = 1; g < k; g++) tau = mx[g] < tau ? mx[g] : tau;
     }
     // The best k so far, sorted best first; thr = what a newcomer must reach.
+    // Blocks of 256: first the positions that reach thr (a branch-free loop:
+    // write, then advance only if kept; NaN never reaches), then those few
+    // are insertion-sorted into the list.
     real bv[k];
-    int bk[k], c = 0;
+    int bk[k], c = 0, pass[256];
     real thr = tau;
-    for (int i = 0; i < n; i++) {
-        real v = x[i];
-        if (!(v >= thr)) continue;  // (also skips NaN)
-        int kv = tiekey ? tiekey[i] : i;
-        if (c == k && !ranks_above(v, kv, bv[k - 1], bk[k - 1])) continue;
-        int j = c < k ? c++ : k - 1;  // full: the last one drops out
-        for (; j > 0 && ranks_above(v, kv, bv[j - 1], bk[j - 1]); j--)
-            bv[j] = bv[j - 1], bk[j] = bk[j - 1], idx[j] = idx[j - 1];
-        bv[j] = v, bk[j] = kv, idx[j] = i;
-        if (c == k) thr = bv[k - 1] > tau ? bv[k - 1] : tau;
+    for (int i0 = 0; i0 < n; i0 += 256) {
+        int i1 = n - i0 < 256 ? n : i0 + 256, np = 0;
+        for (int i = i0; i < i1; i++) {
+            pass[np] = i;
+            np += x[i] >= thr;
+        }
+        for (int p = 0; p < np; p++) {
+            int i = pass[p];
+            real v = x[i];
+            if (!(v >= thr)) continue;  // thr rose since the block was scanned
+            int kv = tiekey ? tiekey[i] : i;
+            if (c == k && !ranks_above(v, kv, bv[k - 1], bk[k - 1])) continue;
+            int j = c < k ? c++ : k - 1;  // full: the last one drops out
+            for (; j > 0 && ranks_above(v, kv, bv[j - 1], bk[j - 1]); j--)
+                bv[j] = bv[j - 1], bk[j] = bk[j - 1], idx[j] = idx[j - 1];
+            bv[j] = v, bk[j] = kv, idx[j] = i;
+            if (c == k) thr = bv[k - 1] > tau ? bv[k - 1] : tau;
+        }
     }
     if (c < k) {  // only with NaN among the scores: leave them to topk as before
         topk_tiekey(idx, val, x, tiekey, n, k);
