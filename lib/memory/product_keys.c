@@ -1,10 +1,12 @@
 // product_keys.c: see product_keys.h.
 #include "memory/product_keys.h"
 
+#include <math.h>
 #include <stddef.h>
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "kernels/matmul.h"
 #include "memory/topk.h"
 
 void pk_search_alloc(UmPkSearch *ws, int n, int half, int k) {
@@ -22,6 +24,9 @@ void pk_search_alloc(UmPkSearch *ws, int n, int half, int k) {
     ws->grid = um_alloc((size_t)k * k * sizeof(real));
     ws->grid_slot = um_alloc((size_t)k * k * sizeof(int));
     ws->sel_cell = um_alloc((size_t)k * sizeof(int));
+    ws->row_head = um_alloc((size_t)k * sizeof(real));
+    ws->row_col = um_alloc((size_t)k * sizeof(int));
+    ws->row_order = um_alloc((size_t)k * sizeof(int));
 }
 
 void pk_search_free(UmPkSearch *ws) {
@@ -34,6 +39,9 @@ void pk_search_free(UmPkSearch *ws) {
     um_free(ws->grid);
     um_free(ws->grid_slot);
     um_free(ws->sel_cell);
+    um_free(ws->row_head);
+    um_free(ws->row_col);
+    um_free(ws->row_order);
 }
 
 /* BEGIN EXERCISE 3.1 */
@@ -101,3 +109,117 @@ void pk_backward(real *dq1, real *dq2, real *dK1, real *dK2, const real *dscores
     }
 }
 /* END EXERCISE 3.2 */
+
+// ---------------------------------------------------------------- batched
+
+// Q (R, half; stride q_stride), K (n, half) -> S (R, n)
+void pk_side_scores_batch(real *S, const real *Q, int q_stride, const real *K, int R, int n, int half) {
+    // K^T as a view: element (c, i) of the (half, n) matrix is K[i*half + c].
+    matmul_views(S, (size_t)n, (UmMatView){Q, (size_t)q_stride, 1}, (UmMatView){K, 1, (size_t)half}, R, n, half, 0);
+}
+
+// Forward was: S = Q @ K^T; so dQ += dS @ K and dK += dS^T @ Q.
+void pk_side_scores_batch_backward(real *dQ, int dq_stride, real *dK, const real *dS, const real *Q, int q_stride,
+                                   const real *K, int R, int n, int half) {
+    if (dQ)
+        matmul_views(dQ, (size_t)dq_stride, (UmMatView){dS, (size_t)n, 1}, (UmMatView){K, (size_t)half, 1}, R, half,
+                     n, 1);
+    if (dK)
+        matmul_views(dK, (size_t)half, (UmMatView){dS, 1, (size_t)n}, (UmMatView){Q, (size_t)q_stride, 1}, n, half,
+                     R, 1);
+}
+
+// Put row r (head value v) into the sorted list order[0..m), walking down
+// from position i: the rows it passes move up one place.
+static void walk_insert(int *order, const real *head, int i, int m, int r, real v) {
+    while (i + 1 < m && head[order[i + 1]] > v) {
+        order[i] = order[i + 1];
+        i++;
+    }
+    order[i] = r;
+}
+
+// The best k cells of grid[a][b] = v1[a] + v2[b] (v1, v2 sorted best
+// first). Each row is sorted, and so is column 0 (float addition is
+// monotone, so this holds after rounding too). Walk the grid from its best
+// corner: every active row offers its next unvisited cell (its head), row a+1
+// joins once row a has given up its first cell (until then its cells are no
+// better than that one), and each step takes the best head. Steps therefore
+// visit cells from best to worst. The active rows are kept sorted by head:
+// the best is at the front, and a row's next head is only a little worse
+// than the one just taken, so re-inserting it walks past few rows.
+// Writes the visited cells' values and slots to ws->grid, ws->grid_slot
+// (k, best first) and returns the value of the best cell not visited (-inf
+// if none is left).
+static real walk_grid(UmPkSearch *ws, const real *v1, const real *v2, int k) {
+    real *head = ws->row_head;
+    int *col = ws->row_col, *order = ws->row_order, rows = 1, n = ws->n;
+    head[0] = v1[0] + v2[0], col[0] = 0, order[0] = 0;
+    for (int p = 0; p < k; p++) {
+        int a = order[0];
+        ws->grid[p] = head[a];
+        ws->grid_slot[p] = ws->top1[a] * n + ws->top2[col[a]];
+        head[a] = ++col[a] < k ? v1[a] + v2[col[a]] : -INFINITY;  // -inf: row used up
+        walk_insert(order, head, 0, rows, a, head[a]);
+        if (a == rows - 1 && rows < k) {  // the newest row gave its first cell: the next row joins
+            head[rows] = v1[rows] + v2[0], col[rows] = 0;
+            int i = rows++;
+            while (i > 0 && head[order[i - 1]] < head[rows - 1]) {
+                order[i] = order[i - 1];
+                i--;
+            }
+            order[i] = rows - 1;
+        }
+    }
+    return head[order[0]];
+}
+
+// 1 if the walk's k cells are already the answer: no two of them tie and the
+// next cell is strictly worse. Ties need the slot order, which the walk does
+// not follow (equal values can come out in any order).
+static int walk_is_exact(const UmPkSearch *ws, int k, real next) {
+    for (int j = 0; j + 1 < k; j++)
+        if (ws->grid[j] == ws->grid[j + 1]) return 0;
+    return next < ws->grid[k - 1];
+}
+
+void pk_select(UmPkSearch *ws, int *slots, real *scores, const real *s1, const real *s2) {
+    int n = ws->n, k = ws->k;
+    topk_small(ws->top1, ws->top1_val, s1, NULL, n, k);
+    topk_small(ws->top2, ws->top2_val, s2, NULL, n, k);
+    const real *v1 = ws->top1_val, *v2 = ws->top2_val;
+    real next = walk_grid(ws, v1, v2, k);
+    if (walk_is_exact(ws, k, next)) {  // the usual case
+        for (int j = 0; j < k; j++) slots[j] = ws->grid_slot[j], scores[j] = ws->grid[j], ws->sel_cell[j] = j;
+        return;
+    }
+    // Ties: take every cell at least as good as the k-th (a prefix of each
+    // row; the rows stop once their best cell falls short) and rank them
+    // exactly as pk_grid_select would: best first, lower slot on ties.
+    real kth = ws->grid[k - 1];
+    int cells = 0;
+    for (int a = 0; a < k && v1[a] + v2[0] >= kth; a++)
+        for (int b = 0; b < k; b++) {
+            real v = v1[a] + v2[b];
+            if (v < kth) break;
+            ws->grid[cells] = v;
+            ws->grid_slot[cells++] = ws->top1[a] * n + ws->top2[b];
+        }
+    topk_small(ws->sel_cell, scores, ws->grid, ws->grid_slot, cells, k);
+    for (int j = 0; j < k; j++) slots[j] = ws->grid_slot[ws->sel_cell[j]];
+}
+
+void pk_search_scored(UmPkSearch *ws, int *slots, real *scores) {
+    int n = ws->n, k = ws->k;
+    topk(ws->top1, ws->top1_val, ws->s1, n, k);
+    topk(ws->top2, ws->top2_val, ws->s2, n, k);
+    pk_grid_additive(ws->grid, ws->grid_slot, ws->top1, ws->top1_val, k, ws->top2, ws->top2_val, k, n);
+    pk_grid_select(slots, scores, ws->sel_cell, ws->grid, ws->grid_slot, k * k, k);
+}
+
+void pk_select_backward(real *ds1, real *ds2, const real *dscores, const int *slots, int n, int k) {
+    for (int j = 0; j < k; j++) {
+        ds1[slots[j] / n] += dscores[j];
+        ds2[slots[j] % n] += dscores[j];
+    }
+}

@@ -37,6 +37,8 @@ typedef struct {
     real *grid;                 // (k*k) grid[a*k+b] = top1_val[a] + top2_val[b]
     int *grid_slot;             // (k*k) slot of each cell: top1[a]*n + top2[b]
     int *sel_cell;              // (k) the selected cells (positions in grid), best first
+    real *row_head;             // (k) pk_select's walk: value of each row's next cell
+    int *row_col, *row_order;   // (k) each row's next column; active rows, best head first
 } UmPkSearch;
 
 void pk_search_alloc(UmPkSearch *ws, int n, int half, int k);
@@ -59,6 +61,44 @@ void pk_grid_select(int *slots, real *scores, int *sel_cell, const real *grid, c
 // The whole search for one query: fills ws and writes slots (k), scores (k).
 void pk_search(UmPkSearch *ws, int *slots, real *scores, const real *q1, const real *q2, const real *K1,
                const real *K2);
+
+// ---------------------------------------------------------------- batched
+// A layer scores every query of a batch at once: the side scores of R
+// queries are one matrix product, S (R, n) = Q (R, half) @ K^T, which the
+// fast matmul kernel does at full speed, where R separate pk_side_scores
+// calls would each be a short scalar loop. Then pk_select picks each query's
+// slots from its rows of S1 and S2.
+
+// Q (R, half) with row stride q_stride (a column slice of a wider query
+// matrix), K (n, half) -> S (R, n): S[r][i] = <Q[r], K[i]>
+void pk_side_scores_batch(real *S, const real *Q, int q_stride, const real *K, int R, int n, int half);
+
+// Backward of pk_side_scores_batch (accumulates; dQ or dK may be NULL):
+//   dQ (R, half; row stride dq_stride) += dS @ K,   dK (n, half) += dS^T @ Q
+void pk_side_scores_batch_backward(real *dQ, int dq_stride, real *dK, const real *dS, const real *Q, int q_stride,
+                                   const real *K, int R, int n, int half);
+
+// The search from precomputed side scores s1, s2 (n): slots (k), scores (k),
+// best first. The same result as pk_search on the same s1, s2 (same ties),
+// found faster: each side's top k by topk_small (memory/topk.h), then a walk
+// over the k x k grid from its best corner that visits cells best first
+// (rows and columns are sorted, so a cell is never better than the one to its
+// left, and a row's first cell never better than the row above's). When
+// scores tie near the k-th, the cells at least as good as the k-th are ranked
+// by slot as pk_grid_select does. Fills ws's top1/top2 (and values); ws->grid,
+// grid_slot hold the visited or ranked cells and sel_cell indexes them.
+void pk_select(UmPkSearch *ws, int *slots, real *scores, const real *s1, const real *s2);
+
+// pk_search's steps after the side scores, on ws->s1 and ws->s2 as the
+// caller filled them (e.g. copied from a batched product): fills the rest of
+// ws (top k per side, the k x k grid, sel_cell) and slots, scores (k). For a
+// probe that draws a search a layer did with pk_side_scores_batch/pk_select.
+void pk_search_scored(UmPkSearch *ws, int *slots, real *scores);
+
+// Backward of the selection onto the side scores, for pk_side_scores_batch_backward:
+// forward was scores[j] = s1[row_j] + s2[col_j]; so ds1[row_j] += dscores[j],
+// ds2[col_j] += dscores[j] (ds1, ds2 (n) accumulate).
+void pk_select_backward(real *ds1, real *ds2, const real *dscores, const int *slots, int n, int k);
 
 // Backward through the selected scores only (selection is piecewise constant).
 // Forward was: scores[j] = <q1, K1[row_j]> + <q2, K2[col_j]>, row_j = slots[j]/n,
