@@ -9,8 +9,13 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "kernels/matmul.h"
+#include "kernels/vec.h"
 #include "nn/gelu.h"
 #include "nn/layernorm.h"
+
+// Tokens whose side scores are computed together: one matrix product per
+// side over PEER_CHUNK*H queries, small enough to stay in cache.
+#define PEER_CHUNK 256
 
 UmPeerConfig um_peer_config_default(void) {
     UmPeerConfig c = {0};
@@ -67,6 +72,9 @@ void um_peer_init(UmPeer *l, const UmPeerConfig *cfg, int D, int max_tokens, UmP
     l->q = alloc_reals(NQ), l->qn = alloc_reals(NQ), l->q_rstd = alloc_reals((size_t)max_tokens * H);
     l->slots = um_alloc(NK * sizeof(int));
     l->scores = alloc_reals(NK), l->gates = alloc_reals(NK), l->pre = alloc_reals(NK), l->hid = alloc_reals(NK);
+    l->gh = alloc_reals(NK);
+    int chunk = max_tokens < PEER_CHUNK ? max_tokens : PEER_CHUNK;
+    l->side = alloc_reals((size_t)2 * chunk * H * n);
     l->dscores = alloc_reals(NK), l->dpre = alloc_reals(NK), l->dqn = alloc_reals(NQ), l->dq = alloc_reals(NQ);
     l->slot_start = um_alloc(((size_t)l->n_slots + 1) * sizeof(int));
     l->slot_reads = um_alloc(NK * sizeof(int));
@@ -74,7 +82,8 @@ void um_peer_init(UmPeer *l, const UmPeerConfig *cfg, int D, int max_tokens, UmP
 }
 
 void um_peer_free(UmPeer *l) {
-    real *reals[] = {l->q, l->qn, l->q_rstd, l->scores, l->gates, l->pre, l->hid, l->dscores, l->dpre, l->dqn, l->dq};
+    real *reals[] = {l->q,  l->qn,   l->q_rstd,  l->scores, l->gates, l->pre, l->hid,
+                     l->gh, l->side, l->dscores, l->dpre,   l->dqn,   l->dq};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);
     um_free(l->slots), um_free(l->slot_start), um_free(l->slot_reads);
     pk_search_free(&l->probe_ws);
@@ -83,64 +92,91 @@ void um_peer_free(UmPeer *l) {
 
 // ---------------------------------------------------------------- forward
 
-// Only when a probe is attached: redo the chosen query's search with the
-// layer's own workspace (the threads' workspaces are gone), and count every
-// read of this batch. The gates are the softmax weights of the k experts.
+// Only when a probe is attached: redo the chosen query's search from the
+// side scores search_all kept for it, with the layer's own workspace (the
+// threads' workspaces are gone), and count every read of this batch. The
+// gates are the softmax weights of the k experts.
 static void fill_probe(UmPeer *l, int N) {
     UmRetrievalProbe *p = l->probe;
-    int H = l->cfg.H, k = l->cfg.k, n = l->cfg.n;
+    int H = l->cfg.H, k = l->cfg.k;
     um_retrieval_probe_count_reads(p, l->slots, N * H * k);
     if (p->token < 0 || p->token >= N || p->head < 0 || p->head >= H) return;
     size_t th = (size_t)p->token * H + p->head;
-    const real *q1 = l->qn + th * l->cfg.Dk, *K1 = l->keys->data, *K2 = K1 + (size_t)n * l->half;
     int slots[k];
     real scores[k];
-    pk_search(&l->probe_ws, slots, scores, q1, q1 + l->half, K1, K2);
+    pk_search_scored(&l->probe_ws, slots, scores);
     um_retrieval_probe_record(p, &l->probe_ws, l->slots + th * k, l->scores + th * k, l->gates + th * k);
+}
+
+// qn (N, H*Dk) -> slots, scores, gates (N, H, k). The keys are shared by all
+// heads, so a chunk's queries (tokens x heads) are the rows of one matrix
+// and each side is one product with the sub-keys (memory/product_keys.h).
+static void search_all(UmPeer *l, int N) {
+    int H = l->cfg.H, Dk = l->cfg.Dk, k = l->cfg.k, n = l->cfg.n, half = l->half;
+    const real *K1 = l->keys->data, *K2 = K1 + (size_t)n * half;
+    for (int t0 = 0; t0 < N; t0 += PEER_CHUNK) {
+        int R = (N - t0 < PEER_CHUNK ? N - t0 : PEER_CHUNK) * H;
+        const real *Q = l->qn + (size_t)t0 * H * Dk;
+        real *S1 = l->side, *S2 = S1 + (size_t)R * n;
+        pk_side_scores_batch(S1, Q, Dk, K1, R, n, half);
+        pk_side_scores_batch(S2, Q + half, Dk, K2, R, n, half);
+        UmRetrievalProbe *p = l->probe;
+        if (p && p->token >= t0 && p->token < t0 + R / H && p->head >= 0 && p->head < H) {
+            // keep the probed query's side scores for fill_probe (the buffer is reused)
+            size_t r = (size_t)(p->token - t0) * H + p->head;
+            memcpy(l->probe_ws.s1, S1 + r * n, (size_t)n * sizeof(real));
+            memcpy(l->probe_ws.s2, S2 + r * n, (size_t)n * sizeof(real));
+        }
+#pragma omp parallel
+        {
+            UmPkSearch ws;
+            pk_search_alloc(&ws, n, half, k);
+#pragma omp for
+            for (int r = 0; r < R; r++) {
+                size_t o = ((size_t)t0 * H + r) * k;
+                pk_select(&ws, l->slots + o, l->scores + o, S1 + (size_t)r * n, S2 + (size_t)r * n);
+                // softmax over the k (scores sorted best first: [0] is the max)
+                real sum = 0;
+                for (int j = 0; j < k; j++) sum += l->gates[o + j] = (real)exp((double)(l->scores[o + j] - l->scores[o]));
+                for (int j = 0; j < k; j++) l->gates[o + j] /= sum;
+            }
+            pk_search_free(&ws);
+        }
+    }
+}
+
+// slots, gates (N, H, k), x (N, D) -> y (N, D) = sum_j g_j gelu(<U[slot_j], x>) V[slot_j]
+static void run_experts(UmPeer *l, real *out, const real *inp, int N) {
+    int D = l->D, Hk = l->cfg.H * l->cfg.k;
+    const real *U = l->up->data, *V = l->down->data;
+#pragma omp parallel for
+    for (int t = 0; t < N; t++) {
+        const real *x = inp + (size_t)t * D;
+        for (int r = t * Hk; r < (t + 1) * Hk; r++) l->pre[r] = vec_dot(U + (size_t)l->slots[r] * D, x, D);
+    }
+    gelu_forward(l->hid, l->pre, (size_t)N * Hk);
+#pragma omp parallel for
+    for (int t = 0; t < N; t++) {
+        size_t o = (size_t)t * Hk;
+        for (int r = 0; r < Hk; r++) l->gh[o + r] = l->gates[o + r] * l->hid[o + r];
+        real *y = out + (size_t)t * D;
+        memset(y, 0, (size_t)D * sizeof(real));
+        vec_gather_rows(y, l->gh + o, l->slots + o, Hk, V, D);
+    }
 }
 
 void um_peer_forward(UmPeer *l, real *out, const real *inp, int N) {
     if (N < 1 || N > l->max_tokens) um_die(UM_EXIT_USAGE, "peer: %d tokens, sized for 1..%d", N, l->max_tokens);
     l->N = N;
     l->aux_loss = 0;
-    int H = l->cfg.H, Dk = l->cfg.Dk, k = l->cfg.k, D = l->D, n = l->cfg.n;
+    int H = l->cfg.H, Dk = l->cfg.Dk, D = l->D;
     matmul_forward(l->q, inp, l->wq->data, NULL, N, D, H * Dk);
     if (l->norm_w)
         rmsnorm_forward(l->qn, l->q_rstd, l->q, l->norm_w->data, N * H, Dk);
     else
         memcpy(l->qn, l->q, (size_t)N * H * Dk * sizeof(real));
-    const real *K1 = l->keys->data, *K2 = K1 + (size_t)n * l->half;
-#pragma omp parallel
-    {
-        UmPkSearch ws;
-        pk_search_alloc(&ws, n, l->half, k);
-#pragma omp for
-        for (int t = 0; t < N; t++) {
-            const real *x = inp + (size_t)t * D;
-            real *y = out + (size_t)t * D;
-            memset(y, 0, (size_t)D * sizeof(real));
-            for (int h = 0; h < H; h++) {
-                size_t th = (size_t)t * H + h, o = th * k;
-                const real *q1 = l->qn + th * Dk;
-                pk_search(&ws, l->slots + o, l->scores + o, q1, q1 + l->half, K1, K2);
-                // softmax over the k (scores sorted best first: [0] is the max)
-                real sum = 0;
-                for (int j = 0; j < k; j++) sum += l->gates[o + j] = (real)exp((double)(l->scores[o + j] - l->scores[o]));
-                for (int j = 0; j < k; j++) l->gates[o + j] /= sum;
-                for (int j = 0; j < k; j++) {
-                    const real *u = l->up->data + (size_t)l->slots[o + j] * D;
-                    const real *v = l->down->data + (size_t)l->slots[o + j] * D;
-                    real a = 0;
-                    for (int c = 0; c < D; c++) a += u[c] * x[c];
-                    l->pre[o + j] = a;
-                    gelu_forward(&l->hid[o + j], &l->pre[o + j], 1);
-                    real w = l->gates[o + j] * l->hid[o + j];
-                    for (int c = 0; c < D; c++) y[c] += w * v[c];
-                }
-            }
-        }
-        pk_search_free(&ws);
-    }
+    search_all(l, N);
+    run_experts(l, out, inp, N);
     if (l->probe) fill_probe(l, N);
 }
 
@@ -151,28 +187,26 @@ void um_peer_forward(UmPeer *l, real *out, const real *inp, int N) {
 //   dg_j = h_j c_j,  ds_j = g_j (dg_j - sum_l g_l dg_l)
 //   da_j = g_j c_j gelu'(a_j),  dx += da_j u_j
 static void token_grads(UmPeer *l, real *dinp, const real *dout, int N) {
-    int H = l->cfg.H, k = l->cfg.k, D = l->D;
+    int H = l->cfg.H, k = l->cfg.k, D = l->D, Hk = H * k;
+    const real *U = l->up->data, *V = l->down->data;
 #pragma omp parallel for
     for (int t = 0; t < N; t++) {
         const real *dy = dout + (size_t)t * D;
-        real *dx = dinp + (size_t)t * D;
+        size_t o_t = (size_t)t * Hk;
         for (int h = 0; h < H; h++) {
-            size_t o = ((size_t)t * H + h) * k;
+            size_t o = o_t + (size_t)h * k;
             real gdg = 0;
             for (int j = 0; j < k; j++) {
-                const real *v = l->down->data + (size_t)l->slots[o + j] * D;
-                const real *u = l->up->data + (size_t)l->slots[o + j] * D;
-                real cj = 0;
-                for (int c = 0; c < D; c++) cj += dy[c] * v[c];
+                real cj = vec_dot(dy, V + (size_t)l->slots[o + j] * D, D);
                 real dg = l->hid[o + j] * cj;
                 l->dscores[o + j] = dg;
                 gdg += l->gates[o + j] * dg;
-                real da = l->gates[o + j] * cj * gelu_derivative(l->pre[o + j]);
-                l->dpre[o + j] = da;
-                for (int c = 0; c < D; c++) dx[c] += da * u[c];
+                l->dpre[o + j] = l->gates[o + j] * cj * gelu_derivative(l->pre[o + j]);
             }
             for (int j = 0; j < k; j++) l->dscores[o + j] = l->gates[o + j] * (l->dscores[o + j] - gdg);
         }
+        // dx += sum_j da_j U[slot_j]
+        vec_gather_rows(dinp + (size_t)t * D, l->dpre + o_t, l->slots + o_t, Hk, U, D);
     }
 }
 
@@ -194,8 +228,9 @@ static void expert_grads(UmPeer *l, const real *dout, const real *inp, int N) {
         for (int i = start[s]; i < start[s + 1]; i++) {
             int rd = list[i], t = rd / Hk;
             const real *dy = dout + (size_t)t * D, *x = inp + (size_t)t * D;
-            real w = l->gates[rd] * l->hid[rd], da = l->dpre[rd];
-            for (int c = 0; c < D; c++) dv[c] += w * dy[c], du[c] += da * x[c];
+            // forward was: y += (g h) V[slot], a = <U[slot], x>
+            vec_axpy(dv, l->gh[rd], dy, D);
+            vec_axpy(du, l->dpre[rd], x, D);
         }
     }
 }
@@ -205,22 +240,25 @@ void um_peer_backward(UmPeer *l, real *dinp, const real *dout, const real *inp, 
     int H = l->cfg.H, Dk = l->cfg.Dk, k = l->cfg.k, n = l->cfg.n, half = l->half;
     token_grads(l, dinp, dout, N);
     expert_grads(l, dout, inp, N);
-    // Forward was: s_j = <q1, K1[row_j]> + <q2, K2[col_j]> (memory/product_keys.h)
+    // Forward was: s_j = S1[row_j] + S2[col_j], S1 = Q1 @ K1^T, S2 = Q2 @ K2^T
+    // over a chunk of queries; so scatter ds onto the side scores, then two
+    // matrix products per side give dQ and dK (memory/product_keys.h).
     const real *K1 = l->keys->data, *K2 = K1 + (size_t)n * half;
     real *dK1 = l->keys->grad, *dK2 = dK1 + (size_t)n * half;
     memset(l->dqn, 0, (size_t)N * H * Dk * sizeof(real));
+    for (int t0 = 0; t0 < N; t0 += PEER_CHUNK) {
+        int R = (N - t0 < PEER_CHUNK ? N - t0 : PEER_CHUNK) * H;
+        size_t r0 = (size_t)t0 * H;
+        real *dS1 = l->side, *dS2 = dS1 + (size_t)R * n;
+        memset(dS1, 0, (size_t)2 * R * n * sizeof(real));
 #pragma omp parallel for
-    for (int th = 0; th < N * H; th++) {
-        const real *q1 = l->qn + (size_t)th * Dk;
-        real *dq1 = l->dqn + (size_t)th * Dk;
-        pk_backward(dq1, dq1 + half, NULL, NULL, l->dscores + (size_t)th * k, l->slots + (size_t)th * k, q1, q1 + half,
-                    K1, K2, n, half, k);
-    }
-    // the keys are shared by every head and token: one thread, fixed order
-    for (int th = 0; th < N * H; th++) {
-        const real *q1 = l->qn + (size_t)th * Dk;
-        pk_backward(NULL, NULL, dK1, dK2, l->dscores + (size_t)th * k, l->slots + (size_t)th * k, q1, q1 + half, K1,
-                    K2, n, half, k);
+        for (int r = 0; r < R; r++)
+            pk_select_backward(dS1 + (size_t)r * n, dS2 + (size_t)r * n, l->dscores + (r0 + r) * k,
+                               l->slots + (r0 + r) * k, n, k);
+        const real *Q = l->qn + r0 * Dk;
+        real *dQ = l->dqn + r0 * Dk;
+        pk_side_scores_batch_backward(dQ, Dk, dK1, dS1, Q, Dk, K1, R, n, half);
+        pk_side_scores_batch_backward(dQ + half, Dk, dK2, dS2, Q + half, Dk, K2, R, n, half);
     }
     const real *dq = l->dqn;
     if (l->norm_w) {

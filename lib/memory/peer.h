@@ -53,6 +53,10 @@ typedef struct {
     int *slots;             // (N, H, k)
     real *scores, *gates;   // (N, H, k)
     real *pre, *hid;        // (N, H, k) <U[slot], x>, gelu of it
+    real *gh;               // (N, H, k) gate * hid: the weight of V[slot] in y
+    // scratch: side scores of a chunk of tokens, (2, chunk*H, n) (in backward
+    // their gradients)
+    real *side;
     // backward scratch
     real *dscores, *dpre, *dqn, *dq;  // (N,H,k) x2, (N, H*Dk) x2
     int *slot_start, *slot_reads;
