@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "kernels/matmul.h"
+#include "kernels/vec.h"
 #include "memory/topk.h"
 
 // Value learning rate. Each value row is read by only a few of the B*T*H*k
@@ -21,6 +22,10 @@
 // Values never get weight decay: a slot that is rarely read would otherwise
 // be decayed towards zero between its reads.
 #define PKM_DEFAULT_VALUE_LR_MULT 4
+
+// Tokens whose side scores are computed together (one matrix product per
+// head and side), few enough that the scores stay in cache.
+#define PKM_CHUNK 256
 
 UmPkmConfig um_pkm_config_default(void) {
     UmPkmConfig c = {0};
@@ -102,6 +107,8 @@ void um_pkm_init(UmPkm *l, const UmPkmConfig *cfg, int D, int max_tokens, UmPara
     l->slots = um_alloc(NK * sizeof(int));
     l->scores = alloc_reals(NK);
     l->weights = alloc_reals(NK);
+    int chunk = max_tokens < PKM_CHUNK ? max_tokens : PKM_CHUNK;
+    l->side = alloc_reals((size_t)H * 2 * chunk * n);
     l->dscores = alloc_reals(NK);
     l->dqn = alloc_reals(NQ);
     l->dq = alloc_reals(NQ);
@@ -118,6 +125,7 @@ void um_pkm_free(UmPkm *l) {
     um_free(l->slots);
     um_free(l->scores);
     um_free(l->weights);
+    um_free(l->side);
     um_free(l->dscores);
     um_free(l->dqn);
     um_free(l->dq);
@@ -212,23 +220,55 @@ static void softmax_sorted(real *w, const real *s, int k) {
     for (int j = 0; j < k; j++) w[j] /= sum;
 }
 
-// qn (N, H*Dk) -> slots, scores, weights (N, H, k)
+// A chunk's side scores, (H, 2, T, n) for T tokens: head h, side 0/1.
+static real *chunk_side(const UmPkm *l, int T, int h, int side) {
+    return l->side + ((size_t)h * 2 + side) * T * l->cfg.n;
+}
+
+// The matmul sums the side scores in another order (and with FMA) than
+// pk_side_scores. The matmul's scores choose the k slots; their scores are
+// then recomputed with pk_side_scores, so they are exactly what a plain
+// pk_search gives (UltraMem's all-tricks-off rung does the same and is
+// tested to equal PKM). 2k dots of Dk/2, against the 2n of the search.
+static void rescore(const UmPkm *l, real *scores, const int *slots, size_t th, int h) {
+    int n = l->cfg.n, half = l->half;
+    const real *q1 = l->qn + th * l->cfg.Dk, *K1 = head_keys(l, l->keys->data, h, 0),
+               *K2 = head_keys(l, l->keys->data, h, 1);
+    for (int j = 0; j < l->cfg.k; j++) {
+        real s1, s2;
+        pk_side_scores(&s1, q1, K1 + (size_t)(slots[j] / n) * half, 1, half);
+        pk_side_scores(&s2, q1 + half, K2 + (size_t)(slots[j] % n) * half, 1, half);
+        scores[j] = s1 + s2;
+    }
+}
+
+// qn (N, H*Dk) -> slots, scores, weights (N, H, k). Per chunk of T tokens,
+// each head's side scores are one matrix product with its sub-keys, S (T, n)
+// = Q_h,side (T, half) @ K_h,side^T (memory/product_keys.h); then each
+// (token, head) picks its slots from its rows.
 static void search_all(UmPkm *l, int N) {
-    int H = l->cfg.H, Dk = l->cfg.Dk, k = l->cfg.k;
+    int H = l->cfg.H, Dk = l->cfg.Dk, k = l->cfg.k, n = l->cfg.n, half = l->half;
+    for (int t0 = 0; t0 < N; t0 += PKM_CHUNK) {
+        int T = N - t0 < PKM_CHUNK ? N - t0 : PKM_CHUNK;
+        for (int h = 0; h < H; h++)
+            for (int side = 0; side < 2; side++)
+                pk_side_scores_batch(chunk_side(l, T, h, side), l->qn + (size_t)t0 * H * Dk + h * Dk + side * half,
+                                     H * Dk, head_keys(l, l->keys->data, h, side), T, n, half);
 #pragma omp parallel
-    {
-        UmPkSearch ws;  // one workspace per thread
-        pk_search_alloc(&ws, l->cfg.n, l->half, k);
+        {
+            UmPkSearch ws;  // one workspace per thread
+            pk_search_alloc(&ws, n, half, k);
 #pragma omp for
-        for (int th = 0; th < N * H; th++) {
-            int h = th % H;
-            const real *q1 = l->qn + (size_t)th * Dk, *q2 = q1 + l->half;
-            size_t o = (size_t)th * k;
-            pk_search(&ws, l->slots + o, l->scores + o, q1, q2, head_keys(l, l->keys->data, h, 0),
-                      head_keys(l, l->keys->data, h, 1));
-            softmax_sorted(l->weights + o, l->scores + o, k);
+            for (int r = 0; r < T * H; r++) {
+                int t = r / H, h = r % H;
+                size_t o = ((size_t)t0 * H + r) * k;
+                pk_select(&ws, l->slots + o, l->scores + o, chunk_side(l, T, h, 0) + (size_t)t * n,
+                          chunk_side(l, T, h, 1) + (size_t)t * n);
+                rescore(l, l->scores + o, l->slots + o, (size_t)t0 * H + r, h);
+                softmax_sorted(l->weights + o, l->scores + o, k);
+            }
+            pk_search_free(&ws);
         }
-        pk_search_free(&ws);
     }
 }
 
@@ -239,12 +279,8 @@ static void read_values(UmPkm *l, real *out, int N) {
 #pragma omp parallel for
     for (int t = 0; t < N; t++) {
         real *y = out + (size_t)t * D;
-        for (int c = 0; c < D; c++) y[c] = 0;
-        for (int r = 0; r < HK; r++) {
-            real w = l->weights[(size_t)t * HK + r];
-            const real *v = V + (size_t)l->slots[(size_t)t * HK + r] * D;
-            for (int c = 0; c < D; c++) y[c] += w * v[c];
-        }
+        memset(y, 0, (size_t)D * sizeof(real));
+        vec_gather_rows(y, l->weights + (size_t)t * HK, l->slots + (size_t)t * HK, HK, V, D);
     }
 }
 
@@ -290,6 +326,8 @@ static void score_grads(UmPkm *l, const real *dout, int N) {
         real *ds = l->dscores + (size_t)th * k;
         real wg = 0;
         for (int j = 0; j < k; j++) {
+            // a plain dot, not vec_dot: UltraMem's PKM-like rung is tested to
+            // give these gradients in this order of the sums
             const real *v = V + (size_t)slot[j] * D;
             real g = 0;
             for (int c = 0; c < D; c++) g += dy[c] * v[c];
@@ -320,13 +358,17 @@ static void value_grads(UmPkm *l, const real *dout, int N) {
         real *dv = dV + (size_t)s * D;
         for (int i = start[s]; i < start[s + 1]; i++) {
             int r = list[i];
-            real w = l->weights[r];
+            real w = l->weights[r];  // plain loop, not vec_axpy (FMA): see score_grads
             const real *dy = dout + (size_t)(r / HK) * D;
             for (int c = 0; c < D; c++) dv[c] += w * dy[c];
         }
     }
 }
 
+// (The forward scores a chunk of tokens with one matrix product per head and
+// side; the backward stays per query with pk_backward: it is a small part of
+// the step, and this order of the sums is the one UltraMem's all-tricks-off
+// test compares against.)
 // Per head (so each head's sub-keys and norm weights have one owner thread;
 // tokens run in order inside a head, which keeps sums deterministic):
 // scores -> normalised query and sub-keys (pk_backward), then through the norm.

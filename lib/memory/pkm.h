@@ -58,6 +58,7 @@ typedef struct {
     int *slots;         // (N, H, k) selected slots, best first
     real *scores;       // (N, H, k) their raw scores
     real *weights;      // (N, H, k) softmax of the scores
+    real *side;         // scratch (H, 2, chunk, n): side scores of a chunk of tokens
     // backward scratch
     real *dscores;      // (N, H, k)
     real *dqn, *dq;     // (N, H*Dk)
