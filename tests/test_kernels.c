@@ -80,6 +80,8 @@ typedef struct {
 static const MatShape MAT_SHAPES[] = {
     {1, 1, 1},    {1, 17, 5},    {3, 7, 33},   {5, 130, 129}, {13, 33, 47},  {37, 64, 96},
     {64, 100, 70}, {97, 257, 31}, {300, 45, 260}, {25, 300, 64}, {130, 129, 97},
+    // the few-rows forward (4..16 rows, weight read unpacked): ragged tiles and C tails
+    {4, 16, 4},   {6, 3, 9},     {8, 512, 37}, {11, 33, 66},  {16, 129, 65}, {17, 40, 30},
 };
 #define NMAT ((int)(sizeof MAT_SHAPES / sizeof MAT_SHAPES[0]))
 
@@ -203,6 +205,34 @@ START_TEST(matmul_is_deterministic) {
 }
 END_TEST
 
+// The few-rows forward splits the outputs among threads: every output is
+// still summed the same way, so 1 and 2 threads give the same bits.
+START_TEST(matmul_few_rows_is_deterministic) {
+    const int N = 11, C = 300, OC = 1000;  // several 64-output chunks, ragged tiles
+    UmRng rng;
+    rng_seed(&rng, 14);
+    real *inp = new_buf((size_t)N * C, 1), *w = new_buf((size_t)OC * C, 0), *bias = new_buf(OC, 0);
+    fill_normal(inp, (size_t)N * C, &rng, 1.0);
+    fill_normal(w, (size_t)OC * C, &rng, 1.0);
+    fill_normal(bias, OC, &rng, 1.0);
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        real *out[2];
+        for (int run = 0; run < 2; run++) {
+#ifdef _OPENMP
+            omp_set_num_threads(run == 0 ? 2 : 1);
+#endif
+            out[run] = new_buf((size_t)N * OC, 0);
+            matmul_forward(out[run], inp, w, bias, N, C, OC);
+        }
+        ck_assert_msg(memcmp(out[0], out[1], sizeof(real) * N * OC) == 0, "few-rows forward differs [%s]",
+                      um_simd_path_name());
+        free_buf(out[0], 0), free_buf(out[1], 0);
+    }
+    free_buf(inp, 1), free_buf(w, 0), free_buf(bias, 0);
+}
+END_TEST
+
 // ---------------------------------------------------------------- vec
 
 static const int VEC_LENS[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 65, 100, 129};
@@ -235,6 +265,14 @@ START_TEST(vec_dot_axpy_scale_match_ref) {
                 vec_scale_ref(ymag, (real)1.7, n);
                 assert_close(y, y_ref, ymag, n, "scale");
 
+                // mul_scaled rounds exactly like the reference: compare bits, not a tolerance.
+                real *z = new_buf(n, shifted), *z_ref = new_buf(n, 0);
+                vec_mul_scaled(z, a, (real)0.83, b, n);
+                vec_mul_scaled_ref(z_ref, a, (real)0.83, b, n);
+                ck_assert_msg(n == 0 || memcmp(z, z_ref, (size_t)n * sizeof(real)) == 0, "mul_scaled n=%d [%s]", n,
+                              um_simd_path_name());
+                free_buf(z, shifted), free_buf(z_ref, 0);
+
                 free_buf(a, shifted), free_buf(b, shifted), free_buf(y, shifted);
                 free_buf(aa, 0), free_buf(ab, 0), free_buf(y_ref, 0), free_buf(ymag, 0);
             }
@@ -265,6 +303,33 @@ START_TEST(vec_score_keys_matches_ref) {
                     free_buf(s_ref, 0), free_buf(mag, 0), free_buf(akeys, 0), free_buf(aq, 0);
                 }
     }
+}
+END_TEST
+
+// The threshold filter of top-k: same positions, same order, NaN never kept.
+START_TEST(vec_indices_at_least_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 24);
+    const int n_max = 300;
+    real *x = new_buf(n_max, 1);
+    int got[300], want[300];
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int n = 0; n <= n_max; n += (n < 40 ? 1 : 37)) {
+            fill_normal(x, n, &rng, 1.0);
+            if (n > 5) x[3] = (real)NAN, x[n - 1] = (real)1.5;  // a NaN, and a value equal to one threshold
+            const real thrs[] = {(real)-INFINITY, (real)0.0, (real)1.5, (real)2.5, (real)INFINITY};
+            for (int t = 0; t < 5; t++) {
+                int ng = vec_indices_at_least(got, x, n, thrs[t], 1000);
+                int nw = vec_indices_at_least_ref(want, x, n, thrs[t], 1000);
+                ck_assert_msg(ng == nw, "n=%d thr=%g: %d kept, reference %d [%s]", n, (double)thrs[t], ng, nw,
+                              um_simd_path_name());
+                ck_assert_msg(memcmp(got, want, (size_t)ng * sizeof(int)) == 0, "n=%d thr=%g: positions differ [%s]",
+                              n, (double)thrs[t], um_simd_path_name());
+            }
+        }
+    }
+    free_buf(x, 1);
 }
 END_TEST
 
@@ -556,9 +621,11 @@ Suite *kernels_suite(void) {
     tcase_add_test(tc, matmul_forward_matches_ref);
     tcase_add_test(tc, matmul_backward_matches_ref);
     tcase_add_test(tc, matmul_is_deterministic);
+    tcase_add_test(tc, matmul_few_rows_is_deterministic);
     tcase_add_test(tc, vec_dot_axpy_scale_match_ref);
     tcase_add_test(tc, vec_score_keys_matches_ref);
     tcase_add_test(tc, vec_gather_scatter_match_ref);
+    tcase_add_test(tc, vec_indices_at_least_matches_ref);
     tcase_add_test(tc, gelu_matches_ref);
     tcase_add_test(tc, softmax_exp_matches_ref);
     tcase_add_test(tc, matmul_views_match_ref);

@@ -38,6 +38,23 @@ typedef struct {
 void matmul_views(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate);
 void matmul_views_ref(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate);
 
+#ifndef UM_NO_SIMD
+// The forward product for a few rows (decode: one token per sequence), with
+// the weight read as it lies, unpacked. matmul_forward uses it for 4..16
+// rows (see FEW_ROWS_MAX in matmul.c): the blocked gemm first copies all of
+// W into its packed order, and with so few rows that copy costs more than
+// the product, because each packed value is then used only a few times.
+// Instead a small register tile (a few rows of inp x a few rows of W) runs
+// down C with one accumulator per output, so W streams from memory once and
+// each of its loads feeds several rows.
+//   inp (N, C), w (OC, C) -> out (N, OC) for the outputs o in [o0, o1) only,
+//   out[n*OC + o] = sum_c inp[n*C + c] * w[o*C + c].
+// Every output is summed in the same order whichever tile or thread computes
+// it, so splitting [0, OC) among threads gives the same bits.
+void matmul_few_rows_avx2(float *out, const float *inp, const float *w, int N, int C, int OC, int o0, int o1);
+void matmul_few_rows_avx512(float *out, const float *inp, const float *w, int N, int C, int OC, int o0, int o1);
+#endif
+
 void matmul_forward_ref(real *out, const real *inp, const real *weight, const real *bias, int N, int C, int OC);
 void matmul_backward_ref(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                          const real *weight, int N, int C, int OC);

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
+#include "kernels/matmul.h"
 
 #define TILE_M 6
 #define TILE_N 16
@@ -48,3 +49,57 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *c, size_t
 // is 120 KB (L2).
 const GemmKernel gemm_kernel_avx2 = {
     .name = "avx2", .kernel = kernel_6x16, .MR = TILE_M, .NR = TILE_N, .KC = 256, .MC = 120, .NC = 4096};
+
+// ---------------------------------------------------------------- few rows (see matmul.h)
+
+// The sum of the 8 lanes: halves, then pairs, then neighbours.
+static inline float sum8(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int clamp_below(int i, int n) { return i < n ? i : n - 1; }
+
+// Tile: 4 rows of inp x 2 rows of W = 8 ymm accumulators, plus 2 W and 1 inp
+// register: 11 of the 16. A tile hanging over the last row or output repeats
+// it (the extra sums are thrown away). The ragged end of C (under 8 floats)
+// is read through a lane mask, masked lanes reading as 0.
+void matmul_few_rows_avx2(float *out, const float *inp, const float *w, int N, int C, int OC, int o0, int o1) {
+    const int tail = C % 8, full = C - tail;
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i tm = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), lanes);
+    for (int o = o0; o < o1; o += 2) {
+        const int no = o1 - o < 2 ? o1 - o : 2;
+        const float *w0 = w + (size_t)o * C, *w1 = w + (size_t)clamp_below(o + 1, o1) * C;
+        for (int n = 0; n < N; n += 4) {
+            const int nr = N - n < 4 ? N - n : 4;
+            const float *x[4];
+            for (int i = 0; i < 4; i++) x[i] = inp + (size_t)clamp_below(n + i, N) * C;
+            __m256 acc[4][2];
+            for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+#define STEP(LOAD)                                                 \
+    {                                                              \
+        const __m256 v0 = LOAD(w0), v1 = LOAD(w1);                 \
+        for (int i = 0; i < 4; i++) {                              \
+            const __m256 xi = LOAD(x[i]);                          \
+            acc[i][0] = _mm256_fmadd_ps(xi, v0, acc[i][0]);        \
+            acc[i][1] = _mm256_fmadd_ps(xi, v1, acc[i][1]);        \
+        }                                                          \
+    }
+            int c = 0;
+#define FULL(p) _mm256_loadu_ps((p) + c)
+#define MASKED(p) _mm256_maskload_ps((p) + c, tm)
+            for (; c < full; c += 8) STEP(FULL)
+            if (tail) STEP(MASKED)
+#undef FULL
+#undef MASKED
+#undef STEP
+            for (int i = 0; i < nr; i++) {
+                float *y = out + (size_t)(n + i) * OC + o;
+                for (int j = 0; j < no; j++) y[j] = sum8(acc[i][j]);
+            }
+        }
+    }
+}

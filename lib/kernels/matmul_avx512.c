@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
+#include "kernels/matmul.h"
 
 #define TILE_M 12
 #define TILE_N 32
@@ -52,3 +53,76 @@ static void kernel_12x32(int kc, const float *a, const float *b, float *c, size_
 // sliver of B is 32 KB, a 240 x 256 block of A is 240 KB.
 const GemmKernel gemm_kernel_avx512 = {
     .name = "avx512", .kernel = kernel_12x32, .MR = TILE_M, .NR = TILE_N, .KC = 256, .MC = 240, .NC = 4096};
+
+// ---------------------------------------------------------------- few rows (see matmul.h)
+
+static inline __mmask16 first_lanes(int r) { return (__mmask16)((1u << r) - 1u); }
+
+// The four sums [sum(a0), sum(a1), sum(a2), sum(a3)], folded together (the
+// same tree as vec_avx512.c's): halves, then quarters, then within quarters.
+static inline __m128 sum_each_of_4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xEE));
+    const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xEE));
+    __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0xB1));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4E));
+    const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(pick, t));
+}
+
+static inline int clamp_below(int i, int n) { return i < n ? i : n - 1; }
+
+// Tile: 4 rows of inp x 4 rows of W = 16 zmm accumulators, plus 4 W and 4
+// inp registers per step of 16 along C: 24 of the 32 registers. Each step
+// does 16 FMAs for 8 loads. A tile hanging over the last row or output
+// repeats that row (the extra sums are thrown away), so there is no remainder
+// code; the outputs o advance in the outer loop, so a tile's 4 rows of W stay
+// in L1 while every group of 4 inp rows passes them.
+void matmul_few_rows_avx512(float *out, const float *inp, const float *w, int N, int C, int OC, int o0, int o1) {
+    const int tail = C % 16, full = C - tail;
+    const __mmask16 tm = first_lanes(tail);
+    for (int o = o0; o < o1; o += 4) {
+        const int no = o1 - o < 4 ? o1 - o : 4;
+        const float *w0 = w + (size_t)o * C, *w1 = w + (size_t)clamp_below(o + 1, o1) * C;
+        const float *w2 = w + (size_t)clamp_below(o + 2, o1) * C, *w3 = w + (size_t)clamp_below(o + 3, o1) * C;
+        for (int n = 0; n < N; n += 4) {
+            const int nr = N - n < 4 ? N - n : 4;
+            const float *x[4];
+            for (int i = 0; i < 4; i++) x[i] = inp + (size_t)clamp_below(n + i, N) * C;
+            __m512 acc[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+            // acc[i][j] += x_i[c..c+16) * w_j[c..c+16), lane by lane
+#define STEP(LOAD)                                                                                   \
+    {                                                                                                \
+        const __m512 v0 = LOAD(w0), v1 = LOAD(w1), v2 = LOAD(w2), v3 = LOAD(w3);                     \
+        for (int i = 0; i < 4; i++) {                                                                \
+            const __m512 xi = LOAD(x[i]);                                                            \
+            acc[i][0] = _mm512_fmadd_ps(xi, v0, acc[i][0]);                                          \
+            acc[i][1] = _mm512_fmadd_ps(xi, v1, acc[i][1]);                                          \
+            acc[i][2] = _mm512_fmadd_ps(xi, v2, acc[i][2]);                                          \
+            acc[i][3] = _mm512_fmadd_ps(xi, v3, acc[i][3]);                                          \
+        }                                                                                            \
+    }
+            int c = 0;
+#define FULL(p) _mm512_loadu_ps((p) + c)
+#define MASKED(p) _mm512_maskz_loadu_ps(tm, (p) + c)
+            for (; c < full; c += 16) STEP(FULL)
+            if (tail) STEP(MASKED)
+#undef FULL
+#undef MASKED
+#undef STEP
+            for (int i = 0; i < nr; i++) {
+                float *y = out + (size_t)(n + i) * OC + o;
+                const __m128 s = sum_each_of_4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+                if (no == 4) {
+                    _mm_storeu_ps(y, s);
+                } else {
+                    float tmp[4];
+                    _mm_storeu_ps(tmp, s);
+                    for (int j = 0; j < no; j++) y[j] = tmp[j];
+                }
+            }
+        }
+    }
+}

@@ -20,6 +20,20 @@ void vec_scale_ref(real *x, real alpha, int n) {
     for (int i = 0; i < n; i++) x[i] *= alpha;
 }
 
+void vec_mul_scaled_ref(real *y, const real *x, real alpha, const real *w, int n) {
+    for (int i = 0; i < n; i++) y[i] = x[i] * alpha * w[i];
+}
+
+// Branch-free: always write the position, advance only if it is kept.
+int vec_indices_at_least_ref(int *pass, const real *x, int n, real thr, int i0) {
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+        pass[np] = i0 + i;
+        np += x[i] >= thr;
+    }
+    return np;
+}
+
 // keys (n,Dk), q (Dk) -> s (n)
 void vec_score_keys_ref(real *s, const real *q, const real *keys, int n, int Dk) {
     for (int i = 0; i < n; i++) s[i] = vec_dot_ref(keys + (size_t)i * Dk, q, Dk);
@@ -59,6 +73,16 @@ void vec_axpy(real *y, real alpha, const real *x, int n) {
 
 void vec_scale(real *x, real alpha, int n) {
     DISPATCH(vec_scale_avx512(x, alpha, n), vec_scale_avx2(x, alpha, n), vec_scale_ref(x, alpha, n))
+}
+
+void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n) {
+    DISPATCH(vec_mul_scaled_avx512(y, x, alpha, w, n), vec_mul_scaled_avx2(y, x, alpha, w, n),
+             vec_mul_scaled_ref(y, x, alpha, w, n))
+}
+
+int vec_indices_at_least(int *pass, const real *x, int n, real thr, int i0) {
+    DISPATCH(return vec_indices_at_least_avx512(pass, x, n, thr, i0),
+             return vec_indices_at_least_avx2(pass, x, n, thr, i0), return vec_indices_at_least_ref(pass, x, n, thr, i0))
 }
 
 void vec_score_keys(real *s, const real *q, const real *keys, int n, int Dk) {

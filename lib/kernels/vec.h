@@ -15,6 +15,12 @@ real vec_dot(const real *a, const real *b, int n);
 void vec_axpy(real *y, real alpha, const real *x, int n);
 // x (n) *= alpha
 void vec_scale(real *x, real alpha, int n);
+// y (n) = (x (n) * alpha) * w (n), elementwise (RMSNorm's last step: x times its rstd times the gain).
+// Two roundings in that order on every path, so all paths give the same bits.
+void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n);
+// Positions that reach a threshold: writes i0 + i for every i < n with x[i] >= thr (NaN never does),
+// in increasing order, to pass; returns how many. pass must hold n ints. (Top-k's filter.)
+int vec_indices_at_least(int *pass, const real *x, int n, real thr, int i0);
 // Score one query against n keys: keys (n,Dk) row-major, q (Dk) -> s (n), s[i] = keys[i] . q
 void vec_score_keys(real *s, const real *q, const real *keys, int n, int Dk);
 // Weighted sum of selected rows: V (rows,Dv), idx (m), w (m) -> out (Dv) += sum_i w[i] * V[idx[i]]
@@ -27,6 +33,8 @@ void vec_scatter_rows(real *dV, const real *w, const int *idx, int m, const real
 real vec_dot_ref(const real *a, const real *b, int n);
 void vec_axpy_ref(real *y, real alpha, const real *x, int n);
 void vec_scale_ref(real *x, real alpha, int n);
+void vec_mul_scaled_ref(real *y, const real *x, real alpha, const real *w, int n);
+int vec_indices_at_least_ref(int *pass, const real *x, int n, real thr, int i0);
 void vec_score_keys_ref(real *s, const real *q, const real *keys, int n, int Dk);
 void vec_gather_rows_ref(real *out, const real *w, const int *idx, int m, const real *V, int Dv);
 void vec_scatter_rows_ref(real *dV, const real *w, const int *idx, int m, const real *g, int Dv);
@@ -37,6 +45,8 @@ void vec_scatter_rows_ref(real *dV, const real *w, const int *idx, int m, const 
     float vec_dot_##suffix(const float *a, const float *b, int n);                                 \
     void vec_axpy_##suffix(float *y, float alpha, const float *x, int n);                          \
     void vec_scale_##suffix(float *x, float alpha, int n);                                         \
+    void vec_mul_scaled_##suffix(float *y, const float *x, float alpha, const float *w, int n);    \
+    int vec_indices_at_least_##suffix(int *pass, const float *x, int n, float thr, int i0);       \
     void vec_score_keys_##suffix(float *s, const float *q, const float *keys, int n, int Dk);      \
     void vec_gather_rows_##suffix(float *out, const float *w, const int *idx, int m, const float *V, int Dv); \
     void vec_scatter_rows_##suffix(float *dV, const float *w, const int *idx, int m, const float *g, int Dv);

@@ -45,6 +45,34 @@ void vec_scale_avx2(float *x, float alpha, int n) {
     for (; i < n; i++) x[i] *= alpha;
 }
 
+// 8 comparisons at a time; most blocks keep nothing (a top-k threshold is
+// high), so only a block with a kept lane writes its positions one by one.
+int vec_indices_at_least_avx2(int *pass, const float *x, int n, float thr, int i0) {
+    const __m256 vt = _mm256_set1_ps(thr);
+    int np = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        unsigned keep = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vt, _CMP_GE_OQ));
+        while (keep) {
+            pass[np++] = i0 + i + __builtin_ctz(keep);
+            keep &= keep - 1;
+        }
+    }
+    for (; i < n; i++) {
+        pass[np] = i0 + i;
+        np += x[i] >= thr;
+    }
+    return np;
+}
+
+// y = (x * alpha) * w: the same two roundings as the reference (no FMA here).
+void vec_mul_scaled_avx2(float *y, const float *x, float alpha, const float *w, int n) {
+    const __m256 va = _mm256_set1_ps(alpha);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), va), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++) y[i] = x[i] * alpha * w[i];
+}
+
 // keys (n,Dk), q (Dk) -> s (n). Four keys at a time share each load of q.
 void vec_score_keys_avx2(float *s, const float *q, const float *keys, int n, int Dk) {
     int i = 0;

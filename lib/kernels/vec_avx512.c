@@ -51,6 +51,40 @@ void vec_scale_avx512(float *x, float alpha, int n) {
     }
 }
 
+// y = (x * alpha) * w: the same two roundings as the reference (no FMA here).
+void vec_mul_scaled_avx512(float *y, const float *x, float alpha, const float *w, int n) {
+    const __m512 va = _mm512_set1_ps(alpha);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), va), _mm512_loadu_ps(w + i)));
+    if (i < n) {
+        __mmask16 m = first_lanes(n - i);
+        __m512 r = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), va), _mm512_maskz_loadu_ps(m, w + i));
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+}
+
+// 16 comparisons at a time; the kept positions are packed together with a
+// compress store (ordered compare: NaN gives false, as in the reference).
+int vec_indices_at_least_avx512(int *pass, const float *x, int n, float thr, int i0) {
+    const __m512 vt = _mm512_set1_ps(thr);
+    __m512i pos = _mm512_add_epi32(_mm512_set1_epi32(i0), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i step = _mm512_set1_epi32(16);
+    int np = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __mmask16 keep = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), vt, _CMP_GE_OQ);
+        _mm512_mask_compressstoreu_epi32(pass + np, keep, pos);
+        np += __builtin_popcount(keep);
+        pos = _mm512_add_epi32(pos, step);
+    }
+    if (i < n) {
+        const __mmask16 keep = _mm512_mask_cmp_ps_mask(first_lanes(n - i), _mm512_maskz_loadu_ps(first_lanes(n - i), x + i), vt, _CMP_GE_OQ);
+        _mm512_mask_compressstoreu_epi32(pass + np, keep, pos);
+        np += __builtin_popcount(keep);
+    }
+    return np;
+}
+
 // The four sums [sum(a0), sum(a1), sum(a2), sum(a3)] in one go. Reducing
 // each register on its own costs ~8 shuffles and adds per key, more than the
 // FMAs for a short key (Dk = 64 is 4 FMAs); folding the four together costs
