@@ -9,11 +9,14 @@
 #include <unistd.h>
 #include <math.h>
 
+#include "base/rng.h"
 #include "helpers/model_fixtures.h"
 #include "helpers/testutil.h"
 #include "model/checkpoint.h"
+#include "model/config.h"
 #include "model/evaluate.h"
 #include "model/train.h"
+#include "model/transformer.h"
 
 static char dir[256], text_path[300], ckpt_path[300];
 
@@ -351,12 +354,55 @@ START_TEST(test_nan_stops_training) {
 }
 END_TEST
 
+// ---------------------------------------------------------------- causality
+
+// No architecture may look ahead: re-drawing every token after position t
+// (in every sequence of the batch) must leave the logits at positions <= t
+// bit-identical, and must change later ones. Tiny preset, 4 x 128 tokens, so
+// the memory layers that score tokens in chunks of 256 cross a chunk edge.
+START_TEST(test_every_arch_is_causal) {
+    static const char *ARCHS[] = {"dense", "pkm", "moe", "ultramem", "ultramem2", "peer"};
+    for (int a = 0; a < 6; a++) {
+        UmModelConfig cfg;
+        UmTrainConfig tc;
+        UmError err = {{0}};
+        ck_assert_int_eq(config_preset(&cfg, &tc, "tiny", arch_from_name(ARCHS[a]), &err), 0);
+        UmModel m;
+        const int B = 4, T = cfg.block_size, t = T / 2 + 3;
+        ck_assert_int_eq(model_init_batch(&m, &cfg, 7, B, &err), 0);
+        int *tokens = malloc(sizeof(int) * B * T);
+        UmRng rng;
+        rng_seed(&rng, 3);
+        for (int i = 0; i < B * T; i++) tokens[i] = (int)rng_below(&rng, 256);
+        const size_t nlogits = (size_t)B * T * cfg.vocab;
+        real *before = malloc(nlogits * sizeof(real));
+        model_forward(&m, tokens, NULL, B, T);
+        memcpy(before, m.logits, nlogits * sizeof(real));
+        for (int b = 0; b < B; b++)
+            for (int s = t + 1; s < T; s++) tokens[b * T + s] = (int)rng_below(&rng, 256);
+        model_forward(&m, tokens, NULL, B, T);
+        int later_changed = 0;
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < T; s++) {
+                size_t row = ((size_t)b * T + s) * cfg.vocab;
+                int same = memcmp(before + row, m.logits + row, cfg.vocab * sizeof(real)) == 0;
+                if (s <= t) ck_assert_msg(same, "%s: logits at position %d of sequence %d saw the future", ARCHS[a], s, b);
+                else later_changed |= !same;
+            }
+        ck_assert_msg(later_changed, "%s: no logit after position %d reacted to new tokens", ARCHS[a], t);
+        model_free(&m);
+        free(tokens), free(before);
+    }
+}
+END_TEST
+
 Suite *model_suite(void) {
     Suite *s = suite_create("model");
     TCase *train = tcase_create("training");
     tcase_add_checked_fixture(train, setup, teardown);
     tcase_set_timeout(train, 120);
     tcase_add_test(train, test_loss_falls);
+    tcase_add_test(train, test_every_arch_is_causal);
     tcase_add_test(train, test_deterministic);
     tcase_add_test(train, test_resume_bit_identical);
     tcase_add_test(train, test_nan_stops_training);
