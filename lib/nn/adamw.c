@@ -19,14 +19,16 @@ double grad_global_norm(const UmParamRegistry *reg) {
     return sqrt(sumsq);
 }
 
-// w, g, m, v (n): one AdamW step of one tensor. Elementwise, so parallel.
+// w, g, m, v (n): one AdamW step of one tensor. Elementwise, so parallel;
+// but waking a second thread costs more than updating a small tensor (a
+// LayerNorm's D weights), so only tensors of 16k+ elements are split.
 void adamw_update(real *w, const real *g, real *m, real *v, size_t n, real lr, real weight_decay, real grad_scale,
                   const UmAdamW *opt, int t) {
     // Bias correction: m and v start at 0, so early on they underestimate
     // the true moments by a factor (1 - beta^t).
     real bc1 = (real)(1.0 - pow((double)opt->beta1, t));
     real bc2 = (real)(1.0 - pow((double)opt->beta2, t));
-#pragma omp parallel for
+#pragma omp parallel for if (n >= 1 << 14)
     for (size_t i = 0; i < n; i++) {
         real gi = g[i] * grad_scale;
         m[i] = opt->beta1 * m[i] + (1 - opt->beta1) * gi;
