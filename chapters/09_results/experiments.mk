@@ -35,15 +35,13 @@
 #
 # Run time (small: 4000 steps x 16 x 256 = 16.4M tokens per run; details in
 # chapters/09_results/EXPERIMENTS.md). Measured training speeds on one thread
-# of this machine (tokens/s): dense 6.6k, MoE 6.2k, PKM 4.9k, UltraMem 3.8k,
-# UltraMemV2 4.0k, PEER 0.7k (being sped up). Hours per run, with ~5% for
-# validation every 10% (8 batches), the final evaluation and fact recall:
-#   dense 0.7, MoE 0.8, PKM 1.0, UltraMem 1.3, UltraMemV2 1.2, PEER 6.8
-#   -> 11.7 h of single-thread work for the six archs on one corpus, one seed;
-#   -> 70 h for 2 corpora x 3 seeds: about 35 h wall-clock with EXP_JOBS=2
-#      (PEER is 58% of it; without PEER about 15 h). One seed on both corpora:
-#      about 12 h. One seed, one corpus, no PEER: about 2.5 h. The speed pass
-#      adds about 10 minutes (PEER 6 of them). Everything scales linearly with EXP_STEPS.
+# of this machine (tokens/s): dense 7.6k, MoE 7.0k, PKM 6.3k, UltraMem 5.8k,
+# UltraMemV2 5.7k, PEER 2.7k. Hours per run, with ~5% for validation every
+# 10% (8 batches), the final evaluation and fact recall:
+#   dense 0.6, MoE 0.7, PKM 0.8, UltraMem 0.8, UltraMemV2 0.8, PEER 1.8
+#   -> 5.5 h of single-thread work for the six archs on one corpus, one seed;
+#   -> 33 h for 2 corpora x 3 seeds: about 17 h wall-clock with EXP_JOBS=2.
+#      The speed pass adds about 6 minutes. Everything scales linearly with EXP_STEPS.
 
 EXP_SIZE ?= small
 EXP_STEPS ?=
