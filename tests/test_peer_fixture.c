@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/params.h"
 #include "base/rng.h"
+#include "helpers/fixture_io.h"
 #include "helpers/testutil.h"
 #include "memory/peer.h"
 
@@ -19,17 +20,6 @@
 
 static const char *tensor_names[N_TENSORS] = {"inp", "query.weight", "query_norm.weight", "keys", "experts_up",
                                               "experts_down"};
-
-// Read count float32s from f into a new real array.
-static real *read_f32(FILE *f, size_t count) {
-    float *tmp = malloc(count * sizeof *tmp);
-    real *out = um_alloc(count * sizeof(real));
-    size_t got = fread(tmp, sizeof *tmp, count, f);
-    ck_assert_msg(got == count, FIXTURE " is truncated");
-    for (size_t i = 0; i < count; i++) out[i] = (real)tmp[i];
-    free(tmp);
-    return out;
-}
 
 START_TEST(test_peer_matches_pytorch) {
     FILE *f = fopen(FIXTURE, "rb");
@@ -60,18 +50,18 @@ START_TEST(test_peer_matches_pytorch) {
     sizes[0] = (size_t)N * D;
     for (int i = 1; i < N_TENSORS; i++) sizes[i] = params[i]->numel;
 
-    real *inp = read_f32(f, sizes[0]);
+    real *inp = fixture_read_f32(f, sizes[0], FIXTURE);
     for (int i = 1; i < N_TENSORS; i++) {
-        real *w = read_f32(f, sizes[i]);
+        real *w = fixture_read_f32(f, sizes[i], FIXTURE);
         memcpy(params[i]->data, w, sizes[i] * sizeof(real));
         um_free(w);
     }
-    real *dout = read_f32(f, (size_t)N * D), *out_ref = read_f32(f, (size_t)N * D);
+    real *dout = fixture_read_f32(f, (size_t)N * D, FIXTURE), *out_ref = fixture_read_f32(f, (size_t)N * D, FIXTURE);
     size_t reads = (size_t)N * H * k;
     int32_t *slots_ref = malloc(reads * sizeof *slots_ref);
     ck_assert(fread(slots_ref, 4, reads, f) == reads);
     real *grads_ref[N_TENSORS];
-    for (int i = 0; i < N_TENSORS; i++) grads_ref[i] = read_f32(f, sizes[i]);
+    for (int i = 0; i < N_TENSORS; i++) grads_ref[i] = fixture_read_f32(f, sizes[i], FIXTURE);
     char extra;
     ck_assert_msg(fread(&extra, 1, 1, f) == 0, FIXTURE " has trailing bytes");
     fclose(f);
@@ -88,11 +78,7 @@ START_TEST(test_peer_matches_pytorch) {
     um_peer_backward(&l, dinp, dout, inp, N);
     real *grads[N_TENSORS] = {dinp};
     for (int i = 1; i < N_TENSORS; i++) grads[i] = params[i]->grad;
-    for (int i = 0; i < N_TENSORS; i++) {
-        e = max_rel_diff(grads[i], grads_ref[i], sizes[i], 1e-4, &where);
-        ck_assert_msg(e < 1e-4, "d%s: rel diff %g at %zu (C %g, torch %g)", tensor_names[i], e, where,
-                      (double)grads[i][where], (double)grads_ref[i][where]);
-    }
+    fixture_assert_grads(tensor_names, grads, grads_ref, sizes, N_TENSORS, 1e-4);
 
     for (int i = 0; i < N_TENSORS; i++) um_free(grads_ref[i]);
     free(slots_ref);

@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/params.h"
 #include "base/rng.h"
+#include "helpers/fixture_io.h"
 #include "helpers/testutil.h"
 #include "memory/ive.h"
 #include "memory/pkm.h"
@@ -670,15 +671,6 @@ Suite *ultramem_suite(void) {
 
 #define UM_FIXTURE "tests/fixtures/ultramem_small.bin"
 
-static real *fx_read_f32(FILE *f, size_t count) {
-    float *tmp = malloc(count * sizeof *tmp);
-    real *out = um_alloc(count * sizeof(real));
-    ck_assert_msg(fread(tmp, sizeof *tmp, count, f) == count, UM_FIXTURE " is truncated");
-    for (size_t i = 0; i < count; i++) out[i] = (real)tmp[i];
-    free(tmp);
-    return out;
-}
-
 static int32_t *fx_read_i32(FILE *f, size_t count) {
     int32_t *out = malloc(count * sizeof *out);
     ck_assert_msg(fread(out, 4, count, f) == count, UM_FIXTURE " is truncated");
@@ -709,18 +701,19 @@ START_TEST(test_ultramem_matches_pytorch) {
     enum { NP = 7 };
     UmParam *params[NP] = {l.wq, l.qnorm_w, l.keys, l.knorm_w, l.cores, l.values, l.wo};
     size_t nd = (size_t)N * D, reads = (size_t)N * H * m;
-    real *inp = fx_read_f32(f, nd);
+    real *inp = fixture_read_f32(f, nd, UM_FIXTURE);
     for (int i = 0; i < NP; i++) {
-        real *w = fx_read_f32(f, params[i]->numel);
+        real *w = fixture_read_f32(f, params[i]->numel, UM_FIXTURE);
         memcpy(params[i]->data, w, params[i]->numel * sizeof(real));
         um_free(w);
     }
     int32_t *shuffle = fx_read_i32(f, (size_t)l.n_virt);
     for (int i = 0; i < l.n_virt; i++) l.shuffle[i] = shuffle[i];  // the reference drew its own map
-    real *dout = fx_read_f32(f, nd), *out_ref = fx_read_f32(f, nd), *aux_ref = fx_read_f32(f, 1);
+    real *dout = fixture_read_f32(f, nd, UM_FIXTURE), *out_ref = fixture_read_f32(f, nd, UM_FIXTURE);
+    real *aux_ref = fixture_read_f32(f, 1, UM_FIXTURE);
     int32_t *virt = fx_read_i32(f, reads), *phys = fx_read_i32(f, reads), *block = fx_read_i32(f, reads);
-    real *dinp_ref = fx_read_f32(f, nd), *grads_ref[NP];
-    for (int i = 0; i < NP; i++) grads_ref[i] = fx_read_f32(f, params[i]->numel);
+    real *dinp_ref = fixture_read_f32(f, nd, UM_FIXTURE), *grads_ref[NP];
+    for (int i = 0; i < NP; i++) grads_ref[i] = fixture_read_f32(f, params[i]->numel, UM_FIXTURE);
     char extra;
     ck_assert_msg(fread(&extra, 1, 1, f) == 0, UM_FIXTURE " has trailing bytes");
     fclose(f);

@@ -205,10 +205,8 @@ void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, 
 }
 
 // Copy a finished search (its side scores come from S_row, S_col, r*Kn each).
-static void search_copy(UmUltraMemSearch *to, const UmUltraMemSearch *from, const real *S_row, const real *S_col) {
+void um_ultramem_search_copy(UmUltraMemSearch *to, const UmUltraMemSearch *from) {
     int Kn = from->Kn, m = from->m, r = from->r;
-    memcpy(to->S_row, S_row, (size_t)r * Kn * sizeof(real));
-    memcpy(to->S_col, S_col, (size_t)r * Kn * sizeof(real));
     memcpy(to->a_row, from->a_row, (size_t)Kn * sizeof(real));
     memcpy(to->a_col, from->a_col, (size_t)Kn * sizeof(real));
     memcpy(to->rows, from->rows, (size_t)m * sizeof(int));
@@ -220,6 +218,26 @@ static void search_copy(UmUltraMemSearch *to, const UmUltraMemSearch *from, cons
     memcpy(to->grid, from->grid, (size_t)m * m * sizeof(real));
     memcpy(to->grid_slot, from->grid_slot, (size_t)m * m * sizeof(int));
     memcpy(to->sel_cell, from->sel_cell, (size_t)m * sizeof(int));
+}
+
+// The probe's copy of one search, with that token's side scores S_row,
+// S_col (r, Kn) from the chunk's score rows.
+static void search_copy(UmUltraMemSearch *to, const UmUltraMemSearch *from, const real *S_row, const real *S_col) {
+    memcpy(to->S_row, S_row, (size_t)from->r * from->Kn * sizeof(real));
+    memcpy(to->S_col, S_col, (size_t)from->r * from->Kn * sizeof(real));
+    um_ultramem_search_copy(to, from);
+}
+
+void um_ultramem_probe_copy_search(UmRetrievalProbe *p, const UmUltraMemSearch *ws, int Kn, int m,
+                                   const int *slots, const real *scores) {
+    memcpy(p->row_scores, ws->a_row, (size_t)Kn * sizeof(real));
+    memcpy(p->col_scores, ws->a_col, (size_t)Kn * sizeof(real));
+    memcpy(p->grid_rows, ws->rows, (size_t)m * sizeof(int));
+    memcpy(p->grid_cols, ws->cols, (size_t)m * sizeof(int));
+    memcpy(p->grid, ws->grid, (size_t)m * m * sizeof(real));
+    memcpy(p->sel_cell, ws->sel_cell, (size_t)m * sizeof(int));
+    memcpy(p->slots, slots, (size_t)m * sizeof(int));
+    memcpy(p->scores, scores, (size_t)m * sizeof(real));
 }
 
 void um_ultramem_search_free(UmUltraMemSearch *ws) {
@@ -523,14 +541,7 @@ static void fill_probe(UmUltraMem *l, int N) {
     size_t th = (size_t)t * H + h, o = th * m;
     // search_all kept this (token, head)'s search in probe_ws
     UmRetrievalProbe *b = &p->base;
-    memcpy(b->row_scores, ws->a_row, (size_t)Kn * sizeof(real));
-    memcpy(b->col_scores, ws->a_col, (size_t)Kn * sizeof(real));
-    memcpy(b->grid_rows, ws->rows, (size_t)m * sizeof(int));
-    memcpy(b->grid_cols, ws->cols, (size_t)m * sizeof(int));
-    memcpy(b->grid, ws->grid, (size_t)m * m * sizeof(real));
-    memcpy(b->sel_cell, ws->sel_cell, (size_t)m * sizeof(int));
-    memcpy(b->slots, l->virt + o, (size_t)m * sizeof(int));
-    memcpy(b->scores, l->total + o, (size_t)m * sizeof(real));
+    um_ultramem_probe_copy_search(b, ws, Kn, m, l->virt + o, l->total + o);
     for (int j = 0; j < m; j++) {
         real w = 0;
         for (int c = 0; c < hc; c++) w += l->weight[(o + j) * hc + c];

@@ -171,6 +171,14 @@ void um_ultramem_stats_accumulate(const UmUltraMem *l, UmMemStats *stats);
 void um_ultramem_search(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, real *total, const real *q_row,
                         const real *q_col, int head);
 void um_ultramem_search_alloc(UmUltraMemSearch *ws, int Kn, int m, int r, int Dk);
+// Copy one search's results from `from` to `to` (same Kn, m, r), all but the
+// side scores S_row/S_col, which callers keep in their own layout.
+void um_ultramem_search_copy(UmUltraMemSearch *to, const UmUltraMemSearch *from);
+// Copy one finished search (ws: Kn side scores, the m x m grid and its
+// winners) and its m selected slots and scores into the probe's fields.
+// V1 and V2 share this; each fills the per-slot weights itself.
+void um_ultramem_probe_copy_search(UmRetrievalProbe *p, const UmUltraMemSearch *ws, int Kn, int m,
+                                   const int *slots, const real *scores);
 
 // The same result as topk_tiekey(idx, val, x, tiekey, n, k) (memory/topk.h;
 // tiekey NULL: the position; val may be NULL), in fewer steps for the

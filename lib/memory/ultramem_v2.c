@@ -267,22 +267,12 @@ static void search_one(const UmUltraMemV2 *l, UmUltraMemSearch *ws, int *virt, r
 // Keep the probe's search: ws, plus row i's side scores from the chunk.
 static void keep_probe_search(UmUltraMemV2 *l, const UmUltraMemSearch *ws, int i) {
     UmUltraMemSearch *p = &l->probe_ws;
-    int Kn = l->Kn, m = l->cfg.m, r = l->cfg.r;
+    int Kn = l->Kn, r = l->cfg.r;
     for (int rho = 0; rho < r; rho++) {
         memcpy(p->S_row + (size_t)rho * Kn, chunk_scores(l, 0, rho, i), (size_t)Kn * sizeof(real));
         memcpy(p->S_col + (size_t)rho * Kn, chunk_scores(l, 1, rho, i), (size_t)Kn * sizeof(real));
     }
-    memcpy(p->a_row, ws->a_row, (size_t)Kn * sizeof(real));
-    memcpy(p->a_col, ws->a_col, (size_t)Kn * sizeof(real));
-    memcpy(p->rows, ws->rows, (size_t)m * sizeof(int));
-    memcpy(p->cols, ws->cols, (size_t)m * sizeof(int));
-    memcpy(p->row_val, ws->row_val, (size_t)m * sizeof(real));
-    memcpy(p->col_val, ws->col_val, (size_t)m * sizeof(real));
-    memcpy(p->Rc, ws->Rc, (size_t)m * r * sizeof(real));
-    memcpy(p->Qc, ws->Qc, (size_t)m * r * sizeof(real));
-    memcpy(p->grid, ws->grid, (size_t)m * m * sizeof(real));
-    memcpy(p->grid_slot, ws->grid_slot, (size_t)m * m * sizeof(int));
-    memcpy(p->sel_cell, ws->sel_cell, (size_t)m * sizeof(int));
+    um_ultramem_search_copy(p, ws);
 }
 
 // qn -> virt, win, win_R, win_Q, total, score for every token, a chunk of
@@ -400,14 +390,7 @@ static void fill_probe(UmUltraMemV2 *l, int N) {
     um_retrieval_probe_count_reads(p, l->win, N * m);
     if (p->token < 0 || p->token >= N) return;
     size_t o = (size_t)p->token * m;
-    memcpy(p->row_scores, ws->a_row, (size_t)Kn * sizeof(real));
-    memcpy(p->col_scores, ws->a_col, (size_t)Kn * sizeof(real));
-    memcpy(p->grid_rows, ws->rows, (size_t)m * sizeof(int));
-    memcpy(p->grid_cols, ws->cols, (size_t)m * sizeof(int));
-    memcpy(p->grid, ws->grid, (size_t)m * m * sizeof(real));
-    memcpy(p->sel_cell, ws->sel_cell, (size_t)m * sizeof(int));
-    memcpy(p->slots, l->virt + o, (size_t)m * sizeof(int));
-    memcpy(p->scores, l->total + o, (size_t)m * sizeof(real));
+    um_ultramem_probe_copy_search(p, ws, Kn, m, l->virt + o, l->total + o);
     for (int j = 0; j < m; j++) {
         real w = 0;
         for (int c = 0; c < hc; c++) w += l->score[(o + j) * hc + c] * l->act[o + j];
