@@ -151,11 +151,23 @@ static void pack_b_sliver(float *dst, GemmOperand B, int k0, int kc, int j0, int
     }
 }
 
-// One MC x NC block of C from a packed A block and the packed B panel.
+// Where the micro-kernel reads an MR-row sliver of A from. Packing A costs a
+// pass over it (a transposing copy when A is row-major), and the kernel can
+// read A as it lies just as fast: each k step broadcasts MR single values, and
+// a sliver of MR rows x kc is small enough to stay in L1 while every B sliver
+// of the panel passes it. So gemm reads full slivers straight from A and packs
+// only the ragged last sliver of a block, whose missing rows must read as zero.
+typedef struct {
+    GemmOperand A;  // the whole A
+    float *edge;    // a packed copy of the block's ragged last sliver (or unused)
+    int i0, k0;     // the block's first row and K slice
+} ABlock;
+
+// One MC x NC block of C from a block of A and the packed B panel.
 // bias (the NC entries for these columns, or NULL) is only passed for the
 // first K slice: the tile is preset to it just before the kernel adds to it,
 // while the tile is in L1 anyway.
-static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const float *Ap, const float *Bp, float *C,
+static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const ABlock *ab, const float *Bp, float *C,
                          size_t ldc, int accumulate, const float *bias) {
     const int MR = kern->MR, NR = kern->NR;
     _Alignas(64) float edge[32 * 32];  // a whole tile (MR x NR <= 32 x 32), for tiles hanging over C's edge
@@ -164,14 +176,16 @@ static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const f
         const float *b = Bp + (size_t)jr * kc;
         for (int ir = 0; ir < mc; ir += MR) {
             const int mr = min_int(MR, mc - ir);
-            const float *a = Ap + (size_t)ir * kc;
+            // the sliver: A itself for a full one, the packed copy for the ragged one
+            const float *a = mr == MR ? ab->A.p + (size_t)(ab->i0 + ir) * ab->A.rs + (size_t)ab->k0 * ab->A.cs : ab->edge;
+            const size_t ars = mr == MR ? ab->A.rs : 1, acs = mr == MR ? ab->A.cs : (size_t)MR;
             float *c = C + (size_t)ir * ldc + jr;
             if (mr == MR && nr == NR) {
                 if (bias)
                     for (int i = 0; i < MR; i++) memcpy(c + (size_t)i * ldc, bias + jr, sizeof(float) * NR);
-                kern->kernel(kc, a, b, c, ldc, accumulate || bias);
+                kern->kernel(kc, a, ars, acs, b, c, ldc, accumulate || bias);
             } else {  // compute the full tile aside, keep only the part inside C
-                kern->kernel(kc, a, b, edge, NR, 0);
+                kern->kernel(kc, a, ars, acs, b, edge, NR, 0);
                 for (int i = 0; i < mr; i++)
                     for (int j = 0; j < nr; j++) {
                         float *cij = c + (size_t)i * ldc + j;
@@ -191,7 +205,7 @@ static void gemm_rows(const GemmKernel *kern, int r0, int r1, int N, int K, Gemm
     const int KC = min_int(kern->KC, K), NC = min_int(kern->NC, round_up(N, NR));
     const int MC = min_int(kern->MC, round_up(r1 - r0, MR));
     float *Bp = growbuf(&tls_b, (size_t)KC * NC);
-    float *Ap = growbuf(&tls_a, (size_t)MC * KC);
+    float *edge = growbuf(&tls_a, (size_t)MR * KC);
     for (int jc = 0; jc < N; jc += NC) {
         const int nc = min_int(NC, N - jc);
         for (int pc = 0; pc < K; pc += KC) {
@@ -199,9 +213,10 @@ static void gemm_rows(const GemmKernel *kern, int r0, int r1, int N, int K, Gemm
             for (int jr = 0; jr < nc; jr += NR)
                 pack_b_sliver(Bp + (size_t)jr * kc, B, pc, kc, jc + jr, min_int(NR, nc - jr), NR);
             for (int ic = r0; ic < r1; ic += MC) {
-                const int mc = min_int(MC, r1 - ic);
-                pack_a_block(Ap, A, ic, mc, pc, kc, MR);
-                macro_kernel(kern, mc, nc, kc, Ap, Bp, C + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0,
+                const int mc = min_int(MC, r1 - ic), full = mc / MR * MR;
+                if (full < mc) pack_a_block(edge, A, ic + full, mc - full, pc, kc, MR);
+                const ABlock ab = {A, edge, ic, pc};
+                macro_kernel(kern, mc, nc, kc, &ab, Bp, C + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0,
                              bias && !accumulate && pc == 0 ? bias + jc : NULL);
             }
         }

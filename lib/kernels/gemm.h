@@ -24,11 +24,13 @@ typedef struct {
     size_t rs, cs;  // element (i,k) is p[i*rs + k*cs]
 } GemmOperand;
 
-// A micro-kernel computes one MR x NR tile of C from packed slivers:
-//   a: kc steps of MR values (column k of the tile's A rows),
-//   b: kc steps of NR values (row k of the tile's B columns), 64-byte aligned.
+// A micro-kernel computes one MR x NR tile of C:
+//   a: the tile's MR rows of A for kc steps, element (i,k) at a[i*a_rs + k*a_cs]
+//      (a packed sliver has a_rs = 1, a_cs = MR; gemm.c also passes A as it lies),
+//   b: kc steps of NR values (row k of the tile's B columns), packed, 64-byte aligned.
 // It stores the tile into c (row stride ldc), or adds it to c if accumulate.
-typedef void (*GemmMicroKernel)(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate);
+typedef void (*GemmMicroKernel)(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, float *c,
+                                size_t ldc, int accumulate);
 
 typedef struct {
     const char *name;

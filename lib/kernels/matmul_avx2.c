@@ -11,8 +11,11 @@
 #define TILE_M 6
 #define TILE_N 16
 
-// a: kc x 6 packed A values, b: kc x 16 packed B values (64-byte aligned).
-static void kernel_6x16(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
+// a: the tile's 6 rows of A, element (i,k) at a[i*a_rs + k*a_cs] (packed:
+// a_rs = 1, a_cs = 6; or A itself, see gemm.c); b: kc x 16 packed B values
+// (64-byte aligned).
+static void kernel_6x16(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, float *c, size_t ldc,
+                        int accumulate) {
     __m256 c0l = _mm256_setzero_ps(), c0h = c0l, c1l = c0l, c1h = c0l, c2l = c0l, c2h = c0l;
     __m256 c3l = c0l, c3h = c0l, c4l = c0l, c4h = c0l, c5l = c0l, c5h = c0l;
 
@@ -21,12 +24,12 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *c, size_t
         __m256 ai;
         // One rank-1 update: row i of the tile += a[i] * (row k of B).
 #define ROW(i)                                  \
-    ai = _mm256_broadcast_ss(a + (i));          \
+    ai = _mm256_broadcast_ss(a + (i) * a_rs);   \
     c##i##l = _mm256_fmadd_ps(ai, bl, c##i##l); \
     c##i##h = _mm256_fmadd_ps(ai, bh, c##i##h);
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
-        a += TILE_M;
+        a += a_cs;
         b += TILE_N;
     }
 
