@@ -151,41 +151,63 @@ static void pack_b_sliver(float *dst, GemmOperand B, int k0, int kc, int j0, int
     }
 }
 
-// Where the micro-kernel reads an MR-row sliver of A from. Packing A costs a
-// pass over it (a transposing copy when A is row-major), and the kernel can
-// read A as it lies just as fast: each k step broadcasts MR single values, and
-// a sliver of MR rows x kc is small enough to stay in L1 while every B sliver
-// of the panel passes it. So gemm reads full slivers straight from A and packs
-// only the ragged last sliver of a block, whose missing rows must read as zero.
+// Where the micro-kernel reads its slivers from. Packing costs a pass over
+// the operand (a transposing copy for a row-major A or a transposed B), and
+// the kernel can often read the operand as it lies just as fast:
+//   A: each k step broadcasts MR single values, from any layout; an MR x kc
+//      sliver stays in L1 while every B sliver of the panel passes it.
+//   B: each k step loads NR contiguous values, so a row-major B (the
+//      backward products' W and inp, attention's V, K and Q) can be read in
+//      place; a transposed B (the forward's W^T) must be packed.
+// Slivers hanging over the edge of A or B are always packed, because their
+// missing rows or columns must read as zero.
 typedef struct {
     GemmOperand A;  // the whole A
     float *edge;    // a packed copy of the block's ragged last sliver (or unused)
     int i0, k0;     // the block's first row and K slice
 } ABlock;
 
-// One MC x NC block of C from a block of A and the packed B panel.
+typedef struct {
+    GemmOperand B;  // the whole B
+    float *packed;  // the panel's packed slivers: all of them, or only the ragged last one if in_place
+    int in_place;   // full slivers are read from B itself
+    int k0, j0;     // the panel's K slice and first column
+} BPanel;
+
+// The B sliver at panel column jr (nr wide): its first row and row stride.
+static const float *b_sliver(const BPanel *bp, int jr, int nr, int NR, int kc, size_t *b_rs) {
+    if (bp->in_place && nr == NR) {
+        *b_rs = bp->B.rs;
+        return bp->B.p + (size_t)bp->k0 * bp->B.rs + (size_t)(bp->j0 + jr);
+    }
+    *b_rs = (size_t)NR;
+    return bp->in_place ? bp->packed : bp->packed + (size_t)jr * kc;
+}
+
+// One MC x NC block of C from a block of A and a panel of B.
 // bias (the NC entries for these columns, or NULL) is only passed for the
 // first K slice: the tile is preset to it just before the kernel adds to it,
 // while the tile is in L1 anyway.
-static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const ABlock *ab, const float *Bp, float *C,
+static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const ABlock *ab, const BPanel *bp, float *C,
                          size_t ldc, int accumulate, const float *bias) {
     const int MR = kern->MR, NR = kern->NR;
     _Alignas(64) float edge[32 * 32];  // a whole tile (MR x NR <= 32 x 32), for tiles hanging over C's edge
     for (int jr = 0; jr < nc; jr += NR) {
         const int nr = min_int(NR, nc - jr);
-        const float *b = Bp + (size_t)jr * kc;
+        size_t brs;
+        const float *b = b_sliver(bp, jr, nr, NR, kc, &brs);
         for (int ir = 0; ir < mc; ir += MR) {
             const int mr = min_int(MR, mc - ir);
-            // the sliver: A itself for a full one, the packed copy for the ragged one
+            // the A sliver: A itself for a full one, the packed copy for the ragged one
             const float *a = mr == MR ? ab->A.p + (size_t)(ab->i0 + ir) * ab->A.rs + (size_t)ab->k0 * ab->A.cs : ab->edge;
             const size_t ars = mr == MR ? ab->A.rs : 1, acs = mr == MR ? ab->A.cs : (size_t)MR;
             float *c = C + (size_t)ir * ldc + jr;
             if (mr == MR && nr == NR) {
                 if (bias)
                     for (int i = 0; i < MR; i++) memcpy(c + (size_t)i * ldc, bias + jr, sizeof(float) * NR);
-                kern->kernel(kc, a, ars, acs, b, c, ldc, accumulate || bias);
+                kern->kernel(kc, a, ars, acs, b, brs, c, ldc, accumulate || bias);
             } else {  // compute the full tile aside, keep only the part inside C
-                kern->kernel(kc, a, ars, acs, b, edge, NR, 0);
+                kern->kernel(kc, a, ars, acs, b, brs, edge, NR, 0);
                 for (int i = 0; i < mr; i++)
                     for (int j = 0; j < nr; j++) {
                         float *cij = c + (size_t)i * ldc + j;
@@ -204,19 +226,24 @@ static void gemm_rows(const GemmKernel *kern, int r0, int r1, int N, int K, Gemm
     const int MR = kern->MR, NR = kern->NR;
     const int KC = min_int(kern->KC, K), NC = min_int(kern->NC, round_up(N, NR));
     const int MC = min_int(kern->MC, round_up(r1 - r0, MR));
-    float *Bp = growbuf(&tls_b, (size_t)KC * NC);
+    const int b_in_place = B.cs == 1;
+    float *Bp = growbuf(&tls_b, b_in_place ? (size_t)KC * NR : (size_t)KC * NC);
     float *edge = growbuf(&tls_a, (size_t)MR * KC);
     for (int jc = 0; jc < N; jc += NC) {
         const int nc = min_int(NC, N - jc);
         for (int pc = 0; pc < K; pc += KC) {
             const int kc = min_int(KC, K - pc);
-            for (int jr = 0; jr < nc; jr += NR)
-                pack_b_sliver(Bp + (size_t)jr * kc, B, pc, kc, jc + jr, min_int(NR, nc - jr), NR);
+            const BPanel bp = {B, Bp, b_in_place, pc, jc};
+            for (int jr = 0; jr < nc; jr += NR) {
+                const int nr = min_int(NR, nc - jr);
+                if (!b_in_place) pack_b_sliver(Bp + (size_t)jr * kc, B, pc, kc, jc + jr, nr, NR);
+                else if (nr < NR) pack_b_sliver(Bp, B, pc, kc, jc + jr, nr, NR);
+            }
             for (int ic = r0; ic < r1; ic += MC) {
                 const int mc = min_int(MC, r1 - ic), full = mc / MR * MR;
                 if (full < mc) pack_a_block(edge, A, ic + full, mc - full, pc, kc, MR);
                 const ABlock ab = {A, edge, ic, pc};
-                macro_kernel(kern, mc, nc, kc, &ab, Bp, C + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0,
+                macro_kernel(kern, mc, nc, kc, &ab, &bp, C + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0,
                              bias && !accumulate && pc == 0 ? bias + jc : NULL);
             }
         }

@@ -27,10 +27,11 @@ typedef struct {
 // A micro-kernel computes one MR x NR tile of C:
 //   a: the tile's MR rows of A for kc steps, element (i,k) at a[i*a_rs + k*a_cs]
 //      (a packed sliver has a_rs = 1, a_cs = MR; gemm.c also passes A as it lies),
-//   b: kc steps of NR values (row k of the tile's B columns), packed, 64-byte aligned.
+//   b: kc rows of NR values (row k of the tile's B columns) at b + k*b_rs
+//      (a packed sliver has b_rs = NR; gemm.c also passes a row-major B as it lies).
 // It stores the tile into c (row stride ldc), or adds it to c if accumulate.
-typedef void (*GemmMicroKernel)(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, float *c,
-                                size_t ldc, int accumulate);
+typedef void (*GemmMicroKernel)(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, size_t b_rs,
+                                float *c, size_t ldc, int accumulate);
 
 typedef struct {
     const char *name;

@@ -12,15 +12,15 @@
 #define TILE_N 16
 
 // a: the tile's 6 rows of A, element (i,k) at a[i*a_rs + k*a_cs] (packed:
-// a_rs = 1, a_cs = 6; or A itself, see gemm.c); b: kc x 16 packed B values
-// (64-byte aligned).
-static void kernel_6x16(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, float *c, size_t ldc,
-                        int accumulate) {
+// a_rs = 1, a_cs = 6; or A itself, see gemm.c); b: kc rows of 16 B values,
+// row k at b + k*b_rs (packed: b_rs = 16; or B itself).
+static void kernel_6x16(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, size_t b_rs, float *c,
+                        size_t ldc, int accumulate) {
     __m256 c0l = _mm256_setzero_ps(), c0h = c0l, c1l = c0l, c1h = c0l, c2l = c0l, c2h = c0l;
     __m256 c3l = c0l, c3h = c0l, c4l = c0l, c4h = c0l, c5l = c0l, c5h = c0l;
 
     for (int k = 0; k < kc; k++) {
-        const __m256 bl = _mm256_load_ps(b), bh = _mm256_load_ps(b + 8);
+        const __m256 bl = _mm256_loadu_ps(b), bh = _mm256_loadu_ps(b + 8);
         __m256 ai;
         // One rank-1 update: row i of the tile += a[i] * (row k of B).
 #define ROW(i)                                  \
@@ -30,7 +30,7 @@ static void kernel_6x16(int kc, const float *a, size_t a_rs, size_t a_cs, const 
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
         a += a_cs;
-        b += TILE_N;
+        b += b_rs;
     }
 
     // Write the tile back: store, or add to what C already holds (backward +=).

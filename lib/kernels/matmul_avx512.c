@@ -15,16 +15,16 @@
 #define TILE_N 32
 
 // a: the tile's 12 rows of A, element (i,k) at a[i*a_rs + k*a_cs] (packed:
-// a_rs = 1, a_cs = 12; or A itself, see gemm.c); b: kc x 32 packed B values
-// (64-byte aligned).
-static void kernel_12x32(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, float *c, size_t ldc,
-                         int accumulate) {
+// a_rs = 1, a_cs = 12; or A itself, see gemm.c); b: kc rows of 32 B values,
+// row k at b + k*b_rs (packed: b_rs = 32; or B itself).
+static void kernel_12x32(int kc, const float *a, size_t a_rs, size_t a_cs, const float *b, size_t b_rs, float *c,
+                         size_t ldc, int accumulate) {
     __m512 c0l = _mm512_setzero_ps(), c0h = c0l, c1l = c0l, c1h = c0l, c2l = c0l, c2h = c0l, c3l = c0l, c3h = c0l;
     __m512 c4l = c0l, c4h = c0l, c5l = c0l, c5h = c0l, c6l = c0l, c6h = c0l, c7l = c0l, c7h = c0l;
     __m512 c8l = c0l, c8h = c0l, c9l = c0l, c9h = c0l, c10l = c0l, c10h = c0l, c11l = c0l, c11h = c0l;
 
     for (int k = 0; k < kc; k++) {
-        const __m512 bl = _mm512_load_ps(b), bh = _mm512_load_ps(b + 16);
+        const __m512 bl = _mm512_loadu_ps(b), bh = _mm512_loadu_ps(b + 16);
         __m512 ai;
         // One rank-1 update: row i of the tile += a[i] * (row k of B).
 #define ROW(i)                                  \
@@ -34,7 +34,7 @@ static void kernel_12x32(int kc, const float *a, size_t a_rs, size_t a_cs, const
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7) ROW(8) ROW(9) ROW(10) ROW(11)
 #undef ROW
         a += a_cs;
-        b += TILE_N;
+        b += b_rs;
     }
 
     // Write the tile back: store, or add to what C already holds (backward +=).
