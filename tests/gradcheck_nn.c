@@ -272,16 +272,10 @@ END_TEST
 
 // ---------------------------------------------------------------- attention
 
-// qkv (B,T,3D) -> out (B,T,D); preatt, att (B,H,T,T) caches
-static void attn_fwd(GcOp *op) {
-    attention_forward(op->out, op->cache2, op->cache3, op->cache1, op->B, op->T, op->D, op->H);
-}
+// qkv (B,T,3D) -> out (B,T,D); att (B,H,T,T) cache
+static void attn_fwd(GcOp *op) { attention_forward(op->out, op->cache2, op->cache1, op->B, op->T, op->D, op->H); }
 static void attn_bwd(GcOp *op) {
-    // Scratch filled with garbage: backward must not depend on its contents.
-    size_t n = (size_t)op->B * op->H * op->T * op->T;
-    for (size_t i = 0; i < n; i++) op->scratch2[i] = op->w[i] = (real)1e3;
-    attention_backward(op->scratch1, op->scratch2, op->w, op->R, op->cache1, op->cache3, op->B, op->T, op->D,
-                       op->H);
+    attention_backward(op->scratch1, op->R, op->cache1, op->cache2, op->B, op->T, op->D, op->H);
 }
 
 START_TEST(test_attention) {
@@ -290,10 +284,7 @@ START_TEST(test_attention) {
     GcOp op = {.forward = attn_fwd, .backward = attn_bwd, .B = 2, .T = 5, .D = 8, .H = 2};
     size_t natt = (size_t)op.B * op.H * op.T * op.T;
     op.cache1 = gc_tensor(&op, "qkv", (size_t)op.B * op.T * 3 * op.D, &rng, 1.0, &op.scratch1);
-    op.cache2 = gc_alloc(&op, natt);    // preatt
-    op.cache3 = gc_alloc(&op, natt);    // att
-    op.scratch2 = gc_alloc(&op, natt);  // dpreatt
-    op.w = gc_alloc(&op, natt);         // datt
+    op.cache2 = gc_alloc(&op, natt);  // att
     gc_outputs(&op, (size_t)op.B * op.T * op.D, &rng);
     gc_check(&op);
     gc_free(&op);

@@ -263,12 +263,12 @@ START_TEST(test_attention_causal) {
     UmRng rng;
     rng_seed(&rng, 9);
     static real qkv[AB * AT * 3 * AD], out1[AB * AT * AD], out2[AB * AT * AD];
-    static real preatt[AB * AH * AT * AT], att[AB * AH * AT * AT];
+    static real att[AB * AH * AT * AT];
     fill_normal(qkv, AB * AT * 3 * AD, &rng, 1.0);
-    attention_forward(out1, preatt, att, qkv, AB, AT, AD, AH);
+    attention_forward(out1, att, qkv, AB, AT, AD, AH);
     const int future = 4;
     for (int i = AD; i < 3 * AD; i++) qkv[future * 3 * AD + i] += 1.5f;  // its k and v, all heads
-    attention_forward(out2, preatt, att, qkv, AB, AT, AD, AH);
+    attention_forward(out2, att, qkv, AB, AT, AD, AH);
     for (int t = 0; t < AT; t++) {
         int same = memcmp(out1 + t * AD, out2 + t * AD, AD * sizeof(real)) == 0;
         if (t < future)
@@ -284,10 +284,10 @@ START_TEST(test_attention_mask_exact_zero) {
     UmRng rng;
     rng_seed(&rng, 10);
     static real qkv[AB * AT * 3 * AD], out[AB * AT * AD];
-    static real preatt[AB * AH * AT * AT], att[AB * AH * AT * AT];
+    static real att[AB * AH * AT * AT];
     fill_normal(qkv, AB * AT * 3 * AD, &rng, 1.0);
     for (int i = 0; i < AB * AH * AT * AT; i++) att[i] = 7;  // garbage the forward must overwrite
-    attention_forward(out, preatt, att, qkv, AB, AT, AD, AH);
+    attention_forward(out, att, qkv, AB, AT, AD, AH);
     for (int h = 0; h < AH; h++)
         for (int t = 0; t < AT; t++) {
             const real *row = att + (h * AT + t) * AT;

@@ -279,7 +279,11 @@ void gemm(const GemmKernel *kern, int M, int N, int K, GemmOperand A, GemmOperan
     int nchunks = nthreads == 1 ? 1 : M >= nthreads * 2 * 96 ? nthreads * 2 : nthreads;
     int rows = round_up((M + nchunks - 1) / nchunks, kern->MR);
     nchunks = (M + rows - 1) / rows;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nchunks > 1)
+    if (nchunks == 1) {  // no parallel region at all: even an idle one costs about a microsecond
+        gemm_rows(kern, 0, M, N, K, A, B, C, ldc, accumulate, bias);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (int ch = 0; ch < nchunks; ch++)
         gemm_rows(kern, ch * rows, min_int(M, (ch + 1) * rows), N, K, A, B, C, ldc, accumulate, bias);
 }

@@ -222,7 +222,7 @@ static void free_acts(UmModel *m) {
     if (!m->acts) return;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         UmBlockActs *a = &m->acts[l];
-        real *bufs[] = {a->ln1, a->ln1_mean, a->ln1_rstd, a->qkv, a->preatt, a->att, a->atty, a->res2,
+        real *bufs[] = {a->ln1, a->ln1_mean, a->ln1_rstd, a->qkv, a->att, a->atty, a->res2,
                         a->ln2, a->ln2_mean, a->ln2_rstd, a->fc_pre, a->fc_act, a->ffn_out, a->res3,
                         a->sparse_out};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) um_free(bufs[i]);
@@ -230,7 +230,7 @@ static void free_acts(UmModel *m) {
     um_free(m->acts);
     UmGradScratch *g = &m->grads;
     real *bufs[] = {m->encoded, m->lnf, m->lnf_mean, m->lnf_rstd, m->logits, m->probs, m->losses,
-                    g->dres, g->dln, g->datty, g->dqkv, g->dpreatt, g->datt, g->dfc, g->dlogits, g->dlnf};
+                    g->dres, g->dln, g->datty, g->dqkv, g->dfc, g->dlogits, g->dlnf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) um_free(bufs[i]);
     um_free(m->inputs);
     um_free(m->targets);
@@ -254,7 +254,7 @@ static void alloc_acts(UmModel *m, int B) {
     for (int l = 0; l < m->cfg.n_layers; l++) {
         UmBlockActs *a = &m->acts[l];
         a->ln1 = buf(N * D), a->ln1_mean = buf(N), a->ln1_rstd = buf(N);
-        a->qkv = buf(N * 3 * D), a->preatt = buf(att), a->att = buf(att), a->atty = buf(N * D);
+        a->qkv = buf(N * 3 * D), a->att = buf(att), a->atty = buf(N * D);
         a->res2 = buf(N * D), a->ln2 = buf(N * D), a->ln2_mean = buf(N), a->ln2_rstd = buf(N);
         a->fc_pre = buf(N * F), a->fc_act = buf(N * F), a->ffn_out = buf(N * D), a->res3 = buf(N * D);
         UmFfnSlot *s = &m->slots[l];
@@ -265,7 +265,7 @@ static void alloc_acts(UmModel *m, int B) {
     m->logits = buf(N * V), m->probs = buf(N * V), m->losses = buf(N);
     UmGradScratch *g = &m->grads;
     g->dres = buf(N * D), g->dln = buf(N * D), g->datty = buf(N * D), g->dqkv = buf(N * 3 * D);
-    g->dpreatt = buf(att), g->datt = buf(att), g->dfc = buf(N * F);
+    g->dfc = buf(N * F);
     g->dlogits = buf(N * V), g->dlnf = buf(N * D);
     for (int i = 0; i < UM_MAX_MEM_LAYERS; i++)
         if (m->mems[i]) m->mem_out[i] = buf(N * D), m->mem_dinp[i] = buf(N * D);
@@ -316,7 +316,7 @@ static void block_forward(UmModel *m, int l, const real *x, int B, int T) {
     int D = m->cfg.dim, H = m->cfg.n_heads, N = B * T;
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, p->ln1_w->data, p->ln1_b->data, N, D);
     matmul_forward(a->qkv, a->ln1, p->wqkv->data, p->bqkv->data, N, D, 3 * D);
-    attention_forward(a->atty, a->preatt, a->att, a->qkv, B, T, D, H);
+    attention_forward(a->atty, a->att, a->qkv, B, T, D, H);
     matmul_forward(a->res2, a->atty, p->wproj->data, p->bproj->data, N, D, D);  // res2 = proj(...)
     add_into(a->res2, a->res2, x, (size_t)N * D);                                // res2 += x
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, p->ln2_w->data, p->ln2_b->data, N, D);
@@ -411,7 +411,6 @@ static void block_backward(UmModel *m, int l, const real *x, int B, int T) {
     UmBlockActs *a = &m->acts[l];
     UmGradScratch *g = &m->grads;
     int D = m->cfg.dim, H = m->cfg.n_heads, N = B * T;
-    size_t att = (size_t)B * H * T * T;
     memories_backward_out(m, l, N);
     ffn_slot_backward(m, l, N);
     layernorm_backward(g->dres, p->ln2_w->grad, p->ln2_b->grad, g->dln, a->res2, p->ln2_w->data, a->ln2_mean,
@@ -419,8 +418,8 @@ static void block_backward(UmModel *m, int l, const real *x, int B, int T) {
     // now g->dres = d(res2); res2 = x + proj(atty)
     zero(g->datty, (size_t)N * D);
     matmul_backward(g->datty, p->wproj->grad, p->bproj->grad, g->dres, a->atty, p->wproj->data, N, D, D);
-    zero(g->dqkv, (size_t)N * 3 * D), zero(g->dpreatt, att), zero(g->datt, att);
-    attention_backward(g->dqkv, g->dpreatt, g->datt, g->datty, a->qkv, a->att, B, T, D, H);
+    zero(g->dqkv, (size_t)N * 3 * D);
+    attention_backward(g->dqkv, g->datty, a->qkv, a->att, B, T, D, H);
     zero(g->dln, (size_t)N * D);
     matmul_backward(g->dln, p->wqkv->grad, p->bqkv->grad, g->dqkv, a->ln1, p->wqkv->data, N, D, 3 * D);
     layernorm_backward(g->dres, p->ln1_w->grad, p->ln1_b->grad, g->dln, x, p->ln1_w->data, a->ln1_mean,

@@ -43,7 +43,7 @@ typedef struct {
 typedef struct {
     real *ln1, *ln1_mean, *ln1_rstd;  // (N, D), (N), (N)
     real *qkv;                        // (N, 3D)
-    real *preatt, *att;               // (B, H, T, T) each
+    real *att;                        // (B, H, T, T) attention weights
     real *atty;                       // (N, D) attention output before the projection
     real *res2;                       // (N, D) residual after attention
     real *ln2, *ln2_mean, *ln2_rstd;  // (N, D), (N), (N)
@@ -58,7 +58,6 @@ typedef struct {
     real *dres;            // (N, D) gradient of the residual stream, flows down
     real *dln, *datty;     // (N, D)
     real *dqkv;            // (N, 3D)
-    real *dpreatt, *datt;  // (B, H, T, T)
     real *dfc;             // (N, F)
     real *dlogits, *dlnf;  // (N, V), (N, D)
 } UmGradScratch;

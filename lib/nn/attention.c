@@ -1,13 +1,14 @@
 // attention.c: causal multi-head self-attention (the core; the qkv and
 // output projections are plain matmuls done by the caller).
 //
-// qkv (B,T,3D) -> out (B,T,D), caches preatt (B,H,T,T) and att (B,H,T,T)
+// qkv (B,T,3D) -> out (B,T,D), caches att (B,H,T,T) for the backward
 // hs = D/H is the head size; head h of token t reads
 //   q = qkv[b][t][h*hs ..],  k = qkv[b][t][D + h*hs ..],  v = qkv[b][t][2D + h*hs ..]
 #include "nn/attention.h"
 
 #include <stddef.h>
 
+#include "base/alloc.h"
 #include "kernels/dispatch.h"
 #include "kernels/matmul.h"
 #include "kernels/softmax.h"
@@ -24,8 +25,9 @@ static const real *head_v(const real *qkv, int b, int t, int h, int T, int D, in
     return head_q(qkv, b, t, h, T, D, hs) + 2 * D;
 }
 
-// One query row: preatt[t2] = q.k_t2 / sqrt(hs) for t2 <= t, softmax over
-// those, 0 in the future (t2 > t) so the cache can be read directly.
+// One query row: preatt[t2] = q.k_t2 / sqrt(hs) for t2 <= t (a scratch
+// row), att = softmax over those, 0 in the future (t2 > t) so the cache can
+// be read directly.
 static void attention_row_forward(real *out_h, real *preatt_row, real *att_row, const real *qkv, int b, int t,
                                   int h, int T, int D, int hs) {
     real scale = (real)(1.0 / sqrt((double)hs));
@@ -45,10 +47,7 @@ static void attention_row_forward(real *out_h, real *preatt_row, real *att_row, 
         sum += att_row[t2];
     }
     for (int t2 = 0; t2 <= t; t2++) att_row[t2] /= sum;
-    for (int t2 = t + 1; t2 < T; t2++) {
-        preatt_row[t2] = 0;
-        att_row[t2] = 0;  // exactly 0: the future is never read
-    }
+    for (int t2 = t + 1; t2 < T; t2++) att_row[t2] = 0;  // exactly 0: the future is never read
     for (int i = 0; i < hs; i++) out_h[i] = 0;
     for (int t2 = 0; t2 <= t; t2++) {
         const real *v = head_v(qkv, b, t2, h, T, D, hs);
@@ -57,13 +56,17 @@ static void attention_row_forward(real *out_h, real *preatt_row, real *att_row, 
 }
 
 // The fast path works on a whole head at once (one b, h): the row loops
-// above are then three matrix products with a softmax between them,
-//   S = Q K^T (T,T),  P = softmax(scale * S) row by row,  O = P V (T,hs),
+// above become matrix products with a softmax between them,
+//   S = Q K^T,  P = softmax(scale * S) row by row,  O = P V,
 // which the blocked matmul kernel runs at full speed, where a row at a time
-// is a string of short hs-long dot products. Causality: query rows come in
-// blocks of QUERY_BLOCK and a block only needs the keys up to its last row,
-// so about 5/8 of the full T x T square is computed instead of all of it
-// (the few future entries inside a block are computed and then zeroed).
+// is a string of short hs-long dot products. It goes one block of
+// QUERY_BLOCK query rows at a time, for two reasons:
+//   causality: a block only needs the keys up to its last row, so about 5/8
+//     of the full T x T square is computed instead of all of it (the few
+//     future entries inside a block are computed and then zeroed);
+//   memory: a block's scores (QUERY_BLOCK x T, 24 KB at T = 128) fit in L1,
+//     so S is a per-thread scratch block that never goes to memory. Only P
+//     is kept (in att) for the backward.
 enum { QUERY_BLOCK = 48 };
 
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -72,30 +75,28 @@ static int min_int(int a, int b) { return a < b ? a : b; }
 static UmMatView rows_view(const real *p, size_t ld) { return (UmMatView){p, ld, 1}; }
 static UmMatView cols_view(const real *p, size_t ld) { return (UmMatView){p, 1, ld}; }
 
-// q, k, v (T, hs strided 3D) of head (b,h) -> out (T, hs strided D),
-// S = preatt (T,T), P = att (T,T) of this head.
-static void attention_head_forward_fast(real *out, real *S, real *P, const real *qkv, int b, int h, int T, int D,
+// q, k, v (T, hs strided 3D) of head (b,h) -> out (T, hs strided D) and
+// P = att (T,T) of this head. S is scratch (QUERY_BLOCK, T).
+static void attention_head_forward_fast(real *out, real *P, real *S, const real *qkv, int b, int h, int T, int D,
                                         int hs) {
     real scale = (real)(1.0 / sqrt((double)hs));
     size_t stride = (size_t)3 * D;
     const real *q0 = head_q(qkv, b, 0, h, T, D, hs), *k0 = head_k(qkv, b, 0, h, T, D, hs);
     const real *v0 = head_v(qkv, b, 0, h, T, D, hs);
-    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // S[r0:r1, :r1] = Q[r0:r1] K[:r1]^T
-        int r1 = min_int(T, r0 + QUERY_BLOCK);
-        matmul_views(S + (size_t)r0 * T, T, rows_view(q0 + r0 * stride, stride), cols_view(k0, stride), r1 - r0, r1,
-                     hs, 0);
-    }
-    for (int t = 0; t < T; t++) {  // P[t] = softmax(scale * S[t, :t+1]), 0 in the future
-        real *s = S + (size_t)t * T, *p = P + (size_t)t * T, maxval;
-        vec_scale(s, scale, t + 1);
-        real sum = softmax_exp(p, s, t + 1, &maxval);
-        vec_scale(p, 1 / sum, t + 1);
-        for (int t2 = t + 1; t2 < T; t2++) s[t2] = p[t2] = 0;
-    }
-    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // O[r0:r1] = P[r0:r1, :r1] V[:r1]
-        int r1 = min_int(T, r0 + QUERY_BLOCK);
-        matmul_views(out + (size_t)r0 * D, D, rows_view(P + (size_t)r0 * T, T), rows_view(v0, stride), r1 - r0, hs,
-                     r1, 0);
+    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {
+        int r1 = min_int(T, r0 + QUERY_BLOCK), rows = r1 - r0;
+        // S (rows, r1) = Q[r0:r1] K[:r1]^T
+        matmul_views(S, T, rows_view(q0 + r0 * stride, stride), cols_view(k0, stride), rows, r1, hs, 0);
+        for (int t = r0; t < r1; t++) {  // P[t] = softmax(scale * S[t, :t+1]), exact 0 in the future
+            real *s = S + (size_t)(t - r0) * T, *p = P + (size_t)t * T, maxval;
+            vec_scale(s, scale, t + 1);
+            real sum = softmax_exp(p, s, t + 1, &maxval);
+            vec_scale(p, 1 / sum, t + 1);
+            for (int t2 = t + 1; t2 < T; t2++) p[t2] = 0;
+        }
+        // O[r0:r1] = P[r0:r1, :r1] V[:r1]
+        matmul_views(out + (size_t)r0 * D, D, rows_view(P + (size_t)r0 * T, T), rows_view(v0, stride), rows, hs, r1,
+                     0);
     }
 }
 
@@ -108,34 +109,38 @@ static int use_fast_path(void) {
 #endif
 }
 
-// Every (b, t, h) writes only its own out slice and its own cache row, so
-// the loops are parallel without races (the fast path: every (b, h)).
-void attention_forward(real *out, real *preatt, real *att, const real *qkv, int B, int T, int D, int H) {
-    int hs = D / H;
-    if (use_fast_path()) {
-#pragma omp parallel for collapse(2)
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < H; h++) {
-                size_t head = ((size_t)b * H + h) * T * T;
-                real *out_h = out + (size_t)b * T * D + (size_t)h * hs;
-                attention_head_forward_fast(out_h, preatt + head, att + head, qkv, b, h, T, D, hs);
-            }
-        return;
-    }
-#pragma omp parallel for collapse(3)
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            for (int h = 0; h < H; h++) {
-                size_t row = (((size_t)b * H + h) * T + t) * T;
-                real *out_h = out + ((size_t)b * T + t) * D + (size_t)h * hs;
-                attention_row_forward(out_h, preatt + row, att + row, qkv, b, t, h, T, D, hs);
-            }
+// Every (b, t, h) writes only its own out slice and its own att row, so the
+// loops are parallel without races (the fast path: every (b, h)). Each
+// thread has its own scratch: a row of scores, or a block of them.
+void attention_forward(real *out, real *att, const real *qkv, int B, int T, int D, int H) {
+    int hs = D / H, fast = use_fast_path();
+#pragma omp parallel
+    {
+        real *scratch = um_alloc((size_t)(fast ? QUERY_BLOCK : 1) * T * sizeof(real));
+        if (fast) {
+#pragma omp for collapse(2)
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < H; h++) {
+                    real *att_h = att + ((size_t)b * H + h) * T * T;
+                    real *out_h = out + (size_t)b * T * D + (size_t)h * hs;
+                    attention_head_forward_fast(out_h, att_h, scratch, qkv, b, h, T, D, hs);
+                }
+        } else {
+#pragma omp for collapse(3)
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++)
+                    for (int h = 0; h < H; h++) {
+                        real *att_row = att + (((size_t)b * H + h) * T + t) * T;
+                        real *out_h = out + ((size_t)b * T + t) * D + (size_t)h * hs;
+                        attention_row_forward(out_h, scratch, att_row, qkv, b, t, h, T, D, hs);
+                    }
         }
+        um_free(scratch);
     }
 }
 
 // Backward of one query row t (of one b, h). dq_t, dk_*, dv_* are slices
-// of dqkv; datt_row and dpreatt_row are scratch rows, overwritten.
+// of dqkv; datt_row and dpreatt_row are scratch rows (T), overwritten.
 static void attention_row_backward(real *dqkv, real *dpreatt_row, real *datt_row, const real *dout_h,
                                    const real *qkv, const real *att_row, int b, int t, int h, int T, int D,
                                    int hs) {
@@ -160,7 +165,6 @@ static void attention_row_backward(real *dqkv, real *dpreatt_row, real *datt_row
     real weighted = 0;
     for (int t2 = 0; t2 <= t; t2++) weighted += att_row[t2] * datt_row[t2];
     for (int t2 = 0; t2 <= t; t2++) dpreatt_row[t2] = att_row[t2] * (datt_row[t2] - weighted);
-    for (int t2 = t + 1; t2 < T; t2++) datt_row[t2] = dpreatt_row[t2] = 0;
 
     // Forward was: preatt[t2] = scale * q . k_t2; so
     //   dq[i] += scale * dpreatt[t2] * k_t2[i],  dk_t2[i] += scale * dpreatt[t2] * q[i]
@@ -176,72 +180,66 @@ static void attention_row_backward(real *dqkv, real *dpreatt_row, real *datt_row
     }
 }
 
-// The same backward for a whole head (one b, h), as matrix products:
-//   dP = dO V^T,  dV += P^T dO,  dS = scale * P * (dP - rowsum(P * dP)),
-//   dQ += dS K,   dK += dS^T Q.
-// dA = datt and dS = dpreatt of this head are scratch (T,T); dS holds the
-// gradient of the scaled scores, i.e. scale * dpreatt. The products with
-// P^T and dS^T go over key blocks: keys [j0, j1) are only seen by queries
-// from j0 on.
-static void attention_head_backward_fast(real *dqkv, real *dS, real *dA, const real *dout, const real *qkv,
+// The same backward for a whole head (one b, h), as matrix products, one
+// query block [r0, r1) at a time:
+//   dP = dO V^T,  dS = scale * P * (dP - rowsum(P * dP)),
+//   dV[:r1] += P^T dO,  dQ[r0:r1] += dS K[:r1],  dK[:r1] += dS^T Q.
+// dA = dP and dS of the block are scratch (QUERY_BLOCK, T) each, in L1; dS
+// holds the gradient of the scaled scores, i.e. scale * dpreatt.
+static void attention_head_backward_fast(real *dqkv, real *dA, real *dS, const real *dout, const real *qkv,
                                          const real *P, int b, int h, int T, int D, int hs) {
     real scale = (real)(1.0 / sqrt((double)hs));
     size_t stride = (size_t)3 * D;
     const real *q0 = head_q(qkv, b, 0, h, T, D, hs), *k0 = head_k(qkv, b, 0, h, T, D, hs);
     const real *v0 = head_v(qkv, b, 0, h, T, D, hs);
     real *dq0 = dqkv + (q0 - qkv), *dk0 = dqkv + (k0 - qkv), *dv0 = dqkv + (v0 - qkv);
-    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // dA[r0:r1, :r1] = dO[r0:r1] V[:r1]^T
-        int r1 = min_int(T, r0 + QUERY_BLOCK);
-        matmul_views(dA + (size_t)r0 * T, T, rows_view(dout + (size_t)r0 * D, D), cols_view(v0, stride), r1 - r0,
-                     r1, hs, 0);
-    }
-    for (int j0 = 0; j0 < T; j0 += QUERY_BLOCK) {  // dV[j0:j1] += P[j0:, j0:j1]^T dO[j0:]
-        int j1 = min_int(T, j0 + QUERY_BLOCK);
-        matmul_views(dv0 + j0 * stride, stride, cols_view(P + (size_t)j0 * T + j0, T),
-                     rows_view(dout + (size_t)j0 * D, D), j1 - j0, hs, T - j0, 1);
-    }
-    for (int t = 0; t < T; t++) {  // softmax backward, row by row; the future stays 0
-        const real *p = P + (size_t)t * T, *da = dA + (size_t)t * T;
-        real *ds = dS + (size_t)t * T;
-        real weighted = vec_dot(p, da, t + 1);
-        for (int t2 = 0; t2 <= t; t2++) ds[t2] = scale * p[t2] * (da[t2] - weighted);
-        for (int t2 = t + 1; t2 < T; t2++) ds[t2] = 0;
-    }
-    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {  // dQ[r0:r1] += dS[r0:r1, :r1] K[:r1]
-        int r1 = min_int(T, r0 + QUERY_BLOCK);
-        matmul_views(dq0 + r0 * stride, stride, rows_view(dS + (size_t)r0 * T, T), rows_view(k0, stride), r1 - r0,
-                     hs, r1, 1);
-    }
-    for (int j0 = 0; j0 < T; j0 += QUERY_BLOCK) {  // dK[j0:j1] += dS[j0:, j0:j1]^T Q[j0:]
-        int j1 = min_int(T, j0 + QUERY_BLOCK);
-        matmul_views(dk0 + j0 * stride, stride, cols_view(dS + (size_t)j0 * T + j0, T),
-                     rows_view(q0 + j0 * stride, stride), j1 - j0, hs, T - j0, 1);
+    for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {
+        int r1 = min_int(T, r0 + QUERY_BLOCK), rows = r1 - r0;
+        const real *P_blk = P + (size_t)r0 * T, *dO_blk = dout + (size_t)r0 * D;
+        // dA (rows, r1) = dO[r0:r1] V[:r1]^T
+        matmul_views(dA, T, rows_view(dO_blk, D), cols_view(v0, stride), rows, r1, hs, 0);
+        for (int t = r0; t < r1; t++) {  // softmax backward, row by row; the future stays 0
+            const real *p = P + (size_t)t * T, *da = dA + (size_t)(t - r0) * T;
+            real *ds = dS + (size_t)(t - r0) * T;
+            real weighted = vec_dot(p, da, t + 1);
+            for (int t2 = 0; t2 <= t; t2++) ds[t2] = scale * p[t2] * (da[t2] - weighted);
+            for (int t2 = t + 1; t2 < r1; t2++) ds[t2] = 0;
+        }
+        // dV[:r1] += P[r0:r1, :r1]^T dO[r0:r1]
+        matmul_views(dv0, stride, cols_view(P_blk, T), rows_view(dO_blk, D), r1, hs, rows, 1);
+        // dQ[r0:r1] += dS (rows, r1) K[:r1]
+        matmul_views(dq0 + r0 * stride, stride, rows_view(dS, T), rows_view(k0, stride), rows, hs, r1, 1);
+        // dK[:r1] += dS^T Q[r0:r1]
+        matmul_views(dk0, stride, cols_view(dS, T), rows_view(q0 + r0 * stride, stride), r1, hs, rows, 1);
     }
 }
 
 // A query row t adds into dk and dv of every earlier token, so rows of the
 // same (b, h) must not run at once. Different (b, h) touch disjoint slices
 // of dqkv (their own batch row, their own head columns): parallel over
-// those, serial over t inside.
-void attention_backward(real *dqkv, real *dpreatt, real *datt, const real *dout, const real *qkv, const real *att,
-                        int B, int T, int D, int H) {
-    int hs = D / H;
-    int fast = use_fast_path();
-#pragma omp parallel for collapse(2)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < H; h++) {
-            size_t head = ((size_t)b * H + h) * T * T;
-            if (fast) {
-                const real *dout_h = dout + (size_t)b * T * D + (size_t)h * hs;
-                attention_head_backward_fast(dqkv, dpreatt + head, datt + head, dout_h, qkv, att + head, b, h, T, D,
-                                             hs);
-                continue;
+// those, serial over t inside. Each thread has its own two scratch rows (or
+// blocks, on the fast path).
+void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att, int B, int T, int D, int H) {
+    int hs = D / H, fast = use_fast_path();
+    size_t rows = fast ? QUERY_BLOCK : 1;
+#pragma omp parallel
+    {
+        real *scratch = um_alloc(2 * rows * T * sizeof(real));
+        real *s1 = scratch, *s2 = scratch + rows * T;
+#pragma omp for collapse(2)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++) {
+                const real *att_h = att + ((size_t)b * H + h) * T * T;
+                if (fast) {
+                    const real *dout_h = dout + (size_t)b * T * D + (size_t)h * hs;
+                    attention_head_backward_fast(dqkv, s1, s2, dout_h, qkv, att_h, b, h, T, D, hs);
+                    continue;
+                }
+                for (int t = 0; t < T; t++) {
+                    const real *dout_h = dout + ((size_t)b * T + t) * D + (size_t)h * hs;
+                    attention_row_backward(dqkv, s1, s2, dout_h, qkv, att_h + (size_t)t * T, b, t, h, T, D, hs);
+                }
             }
-            for (int t = 0; t < T; t++) {
-                size_t row = head + (size_t)t * T;
-                const real *dout_h = dout + ((size_t)b * T + t) * D + (size_t)h * hs;
-                attention_row_backward(dqkv, dpreatt + row, datt + row, dout_h, qkv, att + row, b, t, h, T, D, hs);
-            }
-        }
+        um_free(scratch);
     }
 }
