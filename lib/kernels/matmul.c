@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/vec.h"
@@ -112,17 +116,20 @@ static void few_rows_forward(FewRowsFn fn, float *out, const float *inp, const f
 static GemmOperand rowmajor(const float *p, int ld) { return (GemmOperand){p, (size_t)ld, 1}; }
 static GemmOperand transposed(const float *p, int ld) { return (GemmOperand){p, 1, (size_t)ld}; }
 
-// dbias[o] += sum_n dout[n][o], summed over n in order like the reference;
-// threads own disjoint chunks of 16 columns.
+// dbias[o] += sum_n dout[n][o], summed over n in order like the reference.
+// Row by row, so dout streams through memory once: each row is one SIMD
+// vec_axpy (dbias += 1 * row, which adds exactly). Threads own disjoint
+// column ranges (whole 64-byte lines) and walk all the rows.
 static void bias_backward(float *dbias, const float *dout, int N, int OC) {
-    const int nchunks = (OC + 15) / 16;
-#pragma omp parallel for if ((long)N * OC > 1 << 16)
-    for (int ch = 0; ch < nchunks; ch++) {
-        const int o0 = ch * 16, o1 = o0 + 16 < OC ? o0 + 16 : OC;
-        for (int n = 0; n < N; n++) {
-            const float *g = dout + (size_t)n * OC;
-            for (int o = o0; o < o1; o++) dbias[o] += g[o];
-        }
+    int nthreads = 1;
+#ifdef _OPENMP
+    if ((long)N * OC > 1 << 16 && !omp_in_parallel()) nthreads = omp_get_max_threads();
+#endif
+    const int cols = (OC + nthreads - 1) / nthreads, per = (cols + 15) / 16 * 16;
+#pragma omp parallel for num_threads(nthreads) if (nthreads > 1)
+    for (int th = 0; th < nthreads; th++) {
+        const int o0 = th * per, o1 = o0 + per < OC ? o0 + per : OC;
+        for (int n = 0; n < N && o0 < o1; n++) vec_axpy(dbias + o0, 1, dout + (size_t)n * OC + o0, o1 - o0);
     }
 }
 #endif

@@ -1,4 +1,4 @@
-// norm.h: the row loop of LayerNorm forward (lib/nn/layernorm.c).
+// norm.h: the row loops of LayerNorm forward and backward (lib/nn/layernorm.c).
 //
 // One row of D values is normalised: mean, variance from the centred values,
 // rstd = 1/sqrt(var + eps), y = (x - mean) * rstd * w + b. Any length >= 1,
@@ -21,6 +21,15 @@ void layernorm_row_avx2(float *y, float *mean, float *rstd, const float *x, cons
                         double eps);
 void layernorm_row_avx512(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int D,
                           double eps);
+
+// The backward's dx of one row, dy (D) x (D) w (D) -> dx (D) +=, with the
+// row's cached mean and rstd. Its scalar reference is the backward's own
+// loop in layernorm.c (reached with UM_SIMD=scalar); these sum in lanes, so
+// they agree with it to a few ulps.
+void layernorm_backward_row_avx2(float *dx, const float *dy, const float *x, const float *w, float mean, float rstd,
+                                 int D);
+void layernorm_backward_row_avx512(float *dx, const float *dy, const float *x, const float *w, float mean, float rstd,
+                                   int D);
 #endif
 
 #endif

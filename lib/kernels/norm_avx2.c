@@ -38,3 +38,37 @@ void layernorm_row_avx2(float *y, float *mean, float *rstd, const float *x, cons
     *mean = mu;
     *rstd = s;
 }
+
+// The LayerNorm backward of one row (the maths and the scalar version:
+// layernorm_backward_inp in lib/nn/layernorm.c). Two passes: the two means,
+// then dx += rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)).
+void layernorm_backward_row_avx2(float *dx, const float *dy, const float *x, const float *w, float mean, float rstd,
+                                 int D) {
+    const int full = D - D % 8;
+    const __m256 vmu = _mm256_set1_ps(mean), vrs = _mm256_set1_ps(rstd);
+    __m256 s_dnorm = _mm256_setzero_ps(), s_dnorm_norm = _mm256_setzero_ps();
+    for (int d = 0; d < full; d += 8) {
+        const __m256 norm = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + d), vmu), vrs);
+        const __m256 dnorm = _mm256_mul_ps(_mm256_loadu_ps(dy + d), _mm256_loadu_ps(w + d));
+        s_dnorm = _mm256_add_ps(s_dnorm, dnorm);
+        s_dnorm_norm = _mm256_fmadd_ps(dnorm, norm, s_dnorm_norm);
+    }
+    float sum_dnorm = hsum8(s_dnorm), sum_dnorm_norm = hsum8(s_dnorm_norm);
+    for (int d = full; d < D; d++) {
+        const float norm = (x[d] - mean) * rstd, dnorm = dy[d] * w[d];
+        sum_dnorm += dnorm;
+        sum_dnorm_norm += dnorm * norm;
+    }
+    const float mean_dnorm = sum_dnorm / D, mean_dnorm_norm = sum_dnorm_norm / D;
+    const __m256 vmd = _mm256_set1_ps(mean_dnorm), vmdn = _mm256_set1_ps(mean_dnorm_norm);
+    for (int d = 0; d < full; d += 8) {
+        const __m256 norm = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + d), vmu), vrs);
+        const __m256 dnorm = _mm256_mul_ps(_mm256_loadu_ps(dy + d), _mm256_loadu_ps(w + d));
+        const __m256 inner = _mm256_fnmadd_ps(norm, vmdn, _mm256_sub_ps(dnorm, vmd));
+        _mm256_storeu_ps(dx + d, _mm256_fmadd_ps(vrs, inner, _mm256_loadu_ps(dx + d)));
+    }
+    for (int d = full; d < D; d++) {
+        const float norm = (x[d] - mean) * rstd, dnorm = dy[d] * w[d];
+        dx[d] += rstd * (dnorm - mean_dnorm - norm * mean_dnorm_norm);
+    }
+}

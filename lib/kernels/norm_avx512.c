@@ -39,3 +39,30 @@ void layernorm_row_avx512(float *y, float *mean, float *rstd, const float *x, co
     *mean = mu;
     *rstd = s;
 }
+
+// The LayerNorm backward of one row (the maths and the scalar version:
+// layernorm_backward_inp in lib/nn/layernorm.c). Two passes: the two means,
+// then dx += rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)).
+void layernorm_backward_row_avx512(float *dx, const float *dy, const float *x, const float *w, float mean, float rstd,
+                                   int D) {
+    const int tail = D % 16, full = D - tail;
+    const __mmask16 k = first_lanes(tail);
+    const __m512 vmu = _mm512_set1_ps(mean), vrs = _mm512_set1_ps(rstd);
+    __m512 s_dnorm = _mm512_setzero_ps(), s_dnorm_norm = _mm512_setzero_ps();
+    for (int d = 0; d < full + (tail ? 16 : 0); d += 16) {
+        const __mmask16 m = d < full ? (__mmask16)0xFFFF : k;
+        const __m512 norm = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + d), vmu), vrs);
+        const __m512 dnorm = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + d), _mm512_maskz_loadu_ps(m, w + d));
+        s_dnorm = _mm512_add_ps(s_dnorm, dnorm);
+        s_dnorm_norm = _mm512_fmadd_ps(dnorm, norm, s_dnorm_norm);  // masked lanes: dnorm = 0
+    }
+    const __m512 mean_dnorm = _mm512_set1_ps(_mm512_reduce_add_ps(s_dnorm) / D);
+    const __m512 mean_dnorm_norm = _mm512_set1_ps(_mm512_reduce_add_ps(s_dnorm_norm) / D);
+    for (int d = 0; d < full + (tail ? 16 : 0); d += 16) {
+        const __mmask16 m = d < full ? (__mmask16)0xFFFF : k;
+        const __m512 norm = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + d), vmu), vrs);
+        const __m512 dnorm = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + d), _mm512_maskz_loadu_ps(m, w + d));
+        const __m512 inner = _mm512_fnmadd_ps(norm, mean_dnorm_norm, _mm512_sub_ps(dnorm, mean_dnorm));
+        _mm512_mask_storeu_ps(dx + d, m, _mm512_fmadd_ps(vrs, inner, _mm512_maskz_loadu_ps(m, dx + d)));
+    }
+}

@@ -3,6 +3,9 @@
 
 #include <math.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/optim.h"
+
 UmAdamW adamw_defaults(void) {
     UmAdamW opt = {.beta1 = (real)0.9, .beta2 = (real)0.95, .eps = (real)1e-8, .grad_clip = (real)1.0};
     return opt;
@@ -19,6 +22,18 @@ double grad_global_norm(const UmParamRegistry *reg) {
     return sqrt(sumsq);
 }
 
+// The SIMD loop of kernels/optim.h for this path, or NULL (scalar).
+#ifndef UM_NO_SIMD
+typedef void (*ElementsFn)(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c);
+static ElementsFn simd_elements(void) {
+    switch (um_simd_path()) {
+    case UM_SIMD_AVX512: return adamw_elements_avx512;
+    case UM_SIMD_AVX2: return adamw_elements_avx2;
+    default: return NULL;
+    }
+}
+#endif
+
 // w, g, m, v (n): one AdamW step of one tensor. Elementwise, so parallel;
 // but waking a second thread costs more than updating a small tensor (a
 // LayerNorm's D weights), so only tensors of 16k+ elements are split.
@@ -28,6 +43,20 @@ void adamw_update(real *w, const real *g, real *m, real *v, size_t n, real lr, r
     // the true moments by a factor (1 - beta^t).
     real bc1 = (real)(1.0 - pow((double)opt->beta1, t));
     real bc2 = (real)(1.0 - pow((double)opt->beta2, t));
+#ifndef UM_NO_SIMD
+    ElementsFn simd = simd_elements();
+    if (simd) {  // the loop below, 8 or 16 weights at a time (same bits), in chunks of 4096 per thread
+        const AdamWConsts c = {lr, weight_decay, grad_scale, opt->beta1, opt->beta2, 1 - opt->beta1, 1 - opt->beta2,
+                               opt->eps, bc1, bc2};
+        const size_t chunk = 4096, nchunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for if (n >= 1 << 14)
+        for (size_t ch = 0; ch < nchunks; ch++) {
+            const size_t i0 = ch * chunk, len = n - i0 < chunk ? n - i0 : chunk;
+            simd(w + i0, g + i0, m + i0, v + i0, len, &c);
+        }
+        return;
+    }
+#endif
 #pragma omp parallel for if (n >= 1 << 14)
     for (size_t i = 0; i < n; i++) {
         real gi = g[i] * grad_scale;

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "kernels/dispatch.h"
 #include "kernels/norm.h"
 
 #define LAYERNORM_EPS 1e-5
@@ -73,9 +74,29 @@ static void layernorm_backward_params(real *dweight, real *dbias, const real *do
     }
 }
 
+// The SIMD row kernel of kernels/norm.h for this path, or NULL (scalar).
+typedef void (*BackwardRowFn)(real *dx, const real *dy, const real *x, const real *w, real mean, real rstd, int D);
+static BackwardRowFn simd_backward_row(void) {
+#ifndef UM_NO_SIMD
+    switch (um_simd_path()) {
+    case UM_SIMD_AVX512: return layernorm_backward_row_avx512;
+    case UM_SIMD_AVX2: return layernorm_backward_row_avx2;
+    default: break;
+    }
+#endif
+    return NULL;
+}
+
 void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                         const real *weight, const real *mean, const real *rstd, int N, int D) {
-    layernorm_backward_inp(dinp, dout, inp, weight, mean, rstd, N, D);
+    BackwardRowFn row = simd_backward_row();
+    if (row) {  // the same maths as layernorm_backward_inp, 8 or 16 columns at a time
+#pragma omp parallel for
+        for (int n = 0; n < N; n++)
+            row(dinp + (size_t)n * D, dout + (size_t)n * D, inp + (size_t)n * D, weight, mean[n], rstd[n], D);
+    } else {
+        layernorm_backward_inp(dinp, dout, inp, weight, mean, rstd, N, D);
+    }
     layernorm_backward_params(dweight, dbias, dout, inp, mean, rstd, N, D);
 }
 

@@ -1,0 +1,128 @@
+// test_step_kernels.c: the SIMD loops of a training step outside matmul and
+// attention (LayerNorm backward, AdamW) against their scalar references,
+// which are the plain loops in lib/nn reached with UM_SIMD=scalar.
+//
+// AdamW's SIMD loop does the same IEEE operations in the same order as the
+// scalar loop, so it must match bit for bit. LayerNorm's backward sums each
+// row in SIMD lanes, so it matches to a few ulps of the terms' magnitude.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/rng.h"
+#include "helpers/testutil.h"
+#include "kernels/dispatch.h"
+#include "nn/adamw.h"
+#include "nn/layernorm.h"
+
+static const UmSimdPath STEP_FAST_PATHS[] = {UM_SIMD_AVX2, UM_SIMD_AVX512};
+
+static int step_use_path(UmSimdPath p) {
+    if (um_simd_use(p) == 0) return 0;
+    printf("note: %s path not available on this CPU/build, skipped\n", um_simd_name_of(p));
+    return -1;
+}
+
+static real *dup(const real *src, size_t n) {
+    real *p = um_alloc(n * sizeof(real));
+    memcpy(p, src, n * sizeof(real));
+    return p;
+}
+
+// Lengths around the vector widths, a ragged one past a 4096-element chunk,
+// and one big enough (>= 16k) to be split across threads.
+static const int ADAMW_LENS[] = {1, 7, 8, 15, 16, 17, 100, 4096 + 5, 20000 + 3};
+
+START_TEST(adamw_paths_give_the_same_bits) {
+    UmRng rng;
+    rng_seed(&rng, 81);
+    UmAdamW opt = adamw_defaults();
+    for (size_t l = 0; l < sizeof ADAMW_LENS / sizeof ADAMW_LENS[0]; l++) {
+        const size_t n = (size_t)ADAMW_LENS[l];
+        real *w = um_alloc(n * sizeof(real)), *g = um_alloc(n * sizeof(real));
+        real *m = um_alloc(n * sizeof(real)), *v = um_alloc(n * sizeof(real));
+        fill_normal(w, n, &rng, 1.0), fill_normal(g, n, &rng, 0.1), fill_normal(m, n, &rng, 0.01);
+        for (size_t i = 0; i < n; i++) v[i] = (real)(rng_uniform(&rng) * 1e-3);
+        v[0] = 0, g[0] = 0;  // a weight that has never had a gradient: sqrt(0) + eps
+        for (int step = 1; step <= 10; step += 9) {  // the bias corrections differ at t = 1 and t = 10
+            ck_assert_int_eq(um_simd_use(UM_SIMD_SCALAR), 0);
+            real *w0 = dup(w, n), *m0 = dup(m, n), *v0 = dup(v, n);
+            adamw_update(w0, g, m0, v0, n, (real)3e-3, (real)0.1, (real)0.7, &opt, step);
+            for (int p = 0; p < 2; p++) {
+                if (step_use_path(STEP_FAST_PATHS[p]) != 0) continue;
+                real *w1 = dup(w, n), *m1 = dup(m, n), *v1 = dup(v, n);
+                adamw_update(w1, g, m1, v1, n, (real)3e-3, (real)0.1, (real)0.7, &opt, step);
+                ck_assert_msg(memcmp(w1, w0, n * sizeof(real)) == 0, "adamw w differs, n %zu, %s", n,
+                              um_simd_path_name());
+                ck_assert_msg(memcmp(m1, m0, n * sizeof(real)) == 0, "adamw m differs, n %zu", n);
+                ck_assert_msg(memcmp(v1, v0, n * sizeof(real)) == 0, "adamw v differs, n %zu", n);
+                um_free(w1), um_free(m1), um_free(v1);
+            }
+            um_free(w0), um_free(m0), um_free(v0);
+        }
+        um_free(w), um_free(g), um_free(m), um_free(v);
+    }
+}
+END_TEST
+
+// dinp on rows with an offset (mean 3) and a spread, widths around the
+// vector widths. The tolerance is relative to the row's terms:
+// rstd * (|dnorm| + mean|dnorm| + |norm| * mean|dnorm * norm|).
+START_TEST(layernorm_backward_paths_agree) {
+    UmRng rng;
+    rng_seed(&rng, 82);
+    static const int WIDTHS[] = {1, 5, 8, 16, 17, 33, 128};
+    const int N = 9;
+    for (size_t s = 0; s < sizeof WIDTHS / sizeof WIDTHS[0]; s++) {
+        const int D = WIDTHS[s];
+        const size_t nd = (size_t)N * D;
+        real *x = um_alloc(nd * sizeof(real)), *dy = um_alloc(nd * sizeof(real)), *y = um_alloc(nd * sizeof(real));
+        real *w = um_alloc(D * sizeof(real)), *b = um_alloc(D * sizeof(real));
+        real *mean = um_alloc(N * sizeof(real)), *rstd = um_alloc(N * sizeof(real)), *dx0 = um_alloc(nd * sizeof(real));
+        fill_normal(x, nd, &rng, 2.0), fill_normal(dy, nd, &rng, 1.0), fill_normal(w, D, &rng, 1.0);
+        fill_normal(dx0, nd, &rng, 1.0);  // backward accumulates: start from something
+        for (size_t i = 0; i < nd; i++) x[i] += 3;
+        ck_assert_int_eq(um_simd_use(UM_SIMD_SCALAR), 0);
+        layernorm_forward(y, mean, rstd, x, w, b, N, D);
+        real *dx_ref = dup(dx0, nd), *dw_ref = um_alloc(D * sizeof(real)), *db_ref = um_alloc(D * sizeof(real));
+        layernorm_backward(dx_ref, dw_ref, db_ref, dy, x, w, mean, rstd, N, D);
+        for (int p = 0; p < 2; p++) {
+            if (step_use_path(STEP_FAST_PATHS[p]) != 0) continue;
+            real *dx = dup(dx0, nd), *dw = um_alloc(D * sizeof(real)), *db = um_alloc(D * sizeof(real));
+            layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, D);
+            for (int n = 0; n < N; n++) {
+                double m1 = 0, m2 = 0;
+                for (int d = 0; d < D; d++) {
+                    double norm = ((double)x[n * D + d] - mean[n]) * rstd[n], dnorm = (double)dy[n * D + d] * w[d];
+                    m1 += fabs(dnorm) / D, m2 += fabs(dnorm * norm) / D;
+                }
+                for (int d = 0; d < D; d++) {
+                    size_t i = (size_t)n * D + d;
+                    double norm = ((double)x[i] - mean[n]) * rstd[n], dnorm = (double)dy[i] * w[d];
+                    double mag = fabs((double)dx0[i]) + rstd[n] * (fabs(dnorm) + m1 + fabs(norm) * m2);
+                    ck_assert_msg(fabs((double)dx[i] - (double)dx_ref[i]) <= 1e-5 * mag,
+                                  "layernorm dx[%d][%d] %.9g vs %.9g (D %d, %s)", n, d, (double)dx[i], (double)dx_ref[i],
+                                  D, um_simd_path_name());
+                }
+            }
+            // the parameter gradients are the same loop on every path
+            ck_assert(memcmp(dw, dw_ref, D * sizeof(real)) == 0 && memcmp(db, db_ref, D * sizeof(real)) == 0);
+            um_free(dx), um_free(dw), um_free(db);
+        }
+        um_free(x), um_free(dy), um_free(y), um_free(w), um_free(b), um_free(mean), um_free(rstd), um_free(dx0);
+        um_free(dx_ref), um_free(dw_ref), um_free(db_ref);
+    }
+}
+END_TEST
+
+Suite *step_kernels_suite(void) {
+    Suite *s = suite_create("step_kernels");
+    TCase *tc = tcase_create("simd_vs_scalar");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, adamw_paths_give_the_same_bits);
+    tcase_add_test(tc, layernorm_backward_paths_agree);
+    suite_add_tcase(s, tc);
+    return s;
+}
