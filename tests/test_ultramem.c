@@ -12,6 +12,7 @@
 #endif
 
 #include "base/alloc.h"
+#include "base/error.h"
 #include "base/params.h"
 #include "base/rng.h"
 #include "helpers/fixture_io.h"
@@ -640,6 +641,70 @@ START_TEST(test_chunked_scoring_matches_single_query_search) {
 }
 END_TEST
 
+
+// ---------------------------------------------------------------- inference mode
+
+// Inference mode caches what the keys and cores determine (normalised keys,
+// summed cores, SVD). The cached forward must give the very bits of the
+// uncached one; after the keys, key norm and cores change, turning it on
+// again must recompute them (the documented invalidation), giving the bits
+// a fresh uncached forward gives on the new parameters.
+START_TEST(test_inference_mode_caches_keys_exactly) {
+    one_thread();
+    UmUltraMemConfig cfg = small_full();
+    Fixture f;
+    fixture_init(&f, &cfg, 7, 12, 41);
+    size_t nd = (size_t)f.N * f.D;
+    real *plain = um_alloc(nd * sizeof(real)), *cached = um_alloc(nd * sizeof(real));
+    um_ultramem_forward(&f.l, plain, f.inp, f.N);  // off: prepared per forward
+    real aux = f.l.aux_loss;
+    um_ultramem_set_inference(&f.l, 1);
+    for (int rep = 0; rep < 2; rep++) {  // the cache is reused, not consumed
+        um_ultramem_forward(&f.l, cached, f.inp, f.N);
+        ck_assert(memcmp(plain, cached, nd * sizeof(real)) == 0);
+        ck_assert(f.l.aux_loss == aux);
+    }
+    // new keys, key norm and cores (what a checkpoint load or a step does)
+    UmRng rng;
+    rng_seed(&rng, 77);
+    UmParam *changed[] = {f.l.keys, f.l.knorm_w, f.l.cores};
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < changed[k]->numel; i++) changed[k]->data[i] += (real)(0.5 * rng_normal(&rng));
+        // new keys, not yet invalidated: the cache is really in use (the old
+        // keys' answer). Each core's own score reads the cores live, so this
+        // check stops before they change.
+        if (k == 1) {
+            um_ultramem_forward(&f.l, cached, f.inp, f.N);
+            ck_assert(memcmp(plain, cached, nd * sizeof(real)) == 0);
+        }
+    }
+    // invalidated: equals the uncached forward on the new parameters
+    um_ultramem_set_inference(&f.l, 1);
+    um_ultramem_forward(&f.l, cached, f.inp, f.N);
+    real aux_cached = f.l.aux_loss;
+    um_ultramem_set_inference(&f.l, 0);
+    um_ultramem_forward(&f.l, plain, f.inp, f.N);
+    ck_assert(memcmp(plain, cached, nd * sizeof(real)) == 0);
+    ck_assert(f.l.aux_loss == aux_cached);
+    ck_assert(aux_cached != aux);  // the new cores did change the cached part
+    um_free(plain), um_free(cached);
+    fixture_free(&f);
+}
+END_TEST
+
+// Training must not read the cache: backward in inference mode dies.
+START_TEST(test_backward_refused_in_inference_mode) {
+    one_thread();
+    UmUltraMemConfig cfg = small_full();
+    Fixture f;
+    fixture_init(&f, &cfg, 3, 12, 42);
+    um_ultramem_set_inference(&f.l, 1);
+    um_ultramem_forward(&f.l, f.out, f.inp, f.N);
+    um_ultramem_backward(&f.l, f.dinp, f.dout, f.inp, f.N);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *ultramem_suite(void) {
     Suite *s = suite_create("ultramem");
     TCase *tc = tcase_create("core");
@@ -658,6 +723,8 @@ Suite *ultramem_suite(void) {
     tcase_add_test(tc, test_backward_accumulates);
     tcase_add_test(tc, test_filtered_topk_equals_topk);
     tcase_add_test(tc, test_chunked_scoring_matches_single_query_search);
+    tcase_add_test(tc, test_inference_mode_caches_keys_exactly);
+    tcase_add_exit_test(tc, test_backward_refused_in_inference_mode, UM_EXIT_USAGE);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;

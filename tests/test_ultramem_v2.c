@@ -154,6 +154,66 @@ START_TEST(test_v2_tiny_preset_matched) {
 }
 END_TEST
 
+
+// Inference mode (see test_inference_mode_caches_keys_exactly for V1): the
+// cached forward gives the uncached forward's bits, and after new keys, key
+// norm and cores, turning it on again recomputes what it caches.
+static void v2_small(UmParamRegistry *reg, UmUltraMemV2 *l, int N, int D) {
+    UmUltraMemV2Config cfg = um_ultramem_v2_config_default();
+    cfg.n = 8, cfg.Dk = 6, cfg.m = 5, cfg.Dv = 8, cfg.Dp = 8;
+    UmRng rng;
+    rng_seed(&rng, 43);
+    params_init(reg);
+    um_ultramem_v2_init(l, &cfg, D, N, reg, &rng, "v2.");
+}
+
+START_TEST(test_v2_inference_mode_caches_keys_exactly) {
+    int N = 7, D = 12;
+    size_t nd = (size_t)N * D;
+    UmParamRegistry reg;
+    UmUltraMemV2 l;
+    v2_small(&reg, &l, N, D);
+    UmRng rng;
+    rng_seed(&rng, 78);
+    real *inp = um_alloc(nd * sizeof(real)), *plain = um_alloc(nd * sizeof(real)), *cached = um_alloc(nd * sizeof(real));
+    fill_normal(inp, nd, &rng, 1);
+    um_ultramem_v2_forward(&l, plain, inp, N);
+    um_ultramem_v2_set_inference(&l, 1);
+    for (int rep = 0; rep < 2; rep++) {
+        um_ultramem_v2_forward(&l, cached, inp, N);
+        ck_assert(memcmp(plain, cached, nd * sizeof(real)) == 0);
+    }
+    UmParam *changed[] = {l.keys, l.knorm_w, l.cores};
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < changed[k]->numel; i++) changed[k]->data[i] += (real)(0.5 * rng_normal(&rng));
+        if (k == 1) {  // new keys, not invalidated yet: the old keys' answer (cores are read live)
+            um_ultramem_v2_forward(&l, cached, inp, N);
+            ck_assert(memcmp(plain, cached, nd * sizeof(real)) == 0);
+        }
+    }
+    um_ultramem_v2_set_inference(&l, 1);
+    um_ultramem_v2_forward(&l, cached, inp, N);
+    um_ultramem_v2_set_inference(&l, 0);
+    um_ultramem_v2_forward(&l, plain, inp, N);
+    ck_assert(memcmp(plain, cached, nd * sizeof(real)) == 0);
+    um_free(inp), um_free(plain), um_free(cached);
+    um_ultramem_v2_free(&l);
+    params_free(&reg);
+}
+END_TEST
+
+START_TEST(test_v2_backward_refused_in_inference_mode) {
+    int N = 3, D = 12;
+    UmParamRegistry reg;
+    UmUltraMemV2 l;
+    v2_small(&reg, &l, N, D);
+    real *x = um_alloc((size_t)N * D * sizeof(real)), *y = um_alloc((size_t)N * D * sizeof(real));
+    um_ultramem_v2_set_inference(&l, 1);
+    um_ultramem_v2_forward(&l, y, x, N);
+    um_ultramem_v2_backward(&l, x, y, x, N);
+}
+END_TEST
+
 Suite *ultramem_v2_suite(void) {
     Suite *s = suite_create("ultramem_v2");
     TCase *tc = tcase_create("core");
@@ -162,6 +222,8 @@ Suite *ultramem_v2_suite(void) {
     tcase_add_test(tc, test_v2_eq26_paper_example);
     tcase_add_test(tc, test_v2_dk_for_flops);
     tcase_add_test(tc, test_v2_tiny_preset_matched);
+    tcase_add_test(tc, test_v2_inference_mode_caches_keys_exactly);
+    tcase_add_exit_test(tc, test_v2_backward_refused_in_inference_mode, 2);  // UM_EXIT_USAGE
     suite_add_tcase(s, tc);
     return s;
 }

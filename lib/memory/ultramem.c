@@ -562,7 +562,7 @@ static void fill_probe(UmUltraMem *l, int N) {
 void um_ultramem_forward(UmUltraMem *l, real *out, const real *inp, int N) {
     if (N < 1 || N > l->max_tokens) um_die(UM_EXIT_USAGE, "ultramem: %d tokens, sized for 1..%d", N, l->max_tokens);
     l->N = N;
-    prepare_keys_and_cores(l);
+    if (!l->inference) prepare_keys_and_cores(l);  // inference mode: prepared by um_ultramem_set_inference
     query_forward(l, inp, N);
     search_all(l, N);
     pool_values(l, N);
@@ -572,6 +572,11 @@ void um_ultramem_forward(UmUltraMem *l, real *out, const real *inp, int N) {
     else
         memcpy(out, l->acc, (size_t)N * l->D * sizeof(real));
     if (l->probe) fill_probe(l, N);
+}
+
+void um_ultramem_set_inference(UmUltraMem *l, int on) {
+    l->inference = on ? 1 : 0;
+    if (on) prepare_keys_and_cores(l);  // from the parameters as they are now
 }
 
 // ---------------------------------------------------------------- backward
@@ -702,6 +707,7 @@ static void key_and_query_grads(UmUltraMem *l, int N) {
 
 void um_ultramem_backward(UmUltraMem *l, real *dinp, const real *dout, const real *inp, int N) {
     if (N != l->N) um_die(UM_EXIT_USAGE, "ultramem: backward on %d tokens after a forward on %d", N, l->N);
+    if (l->inference) um_die(UM_EXIT_USAGE, "ultramem: backward in inference mode (cached keys); turn it off to train");
     int EDv = l->cfg.E * l->cfg.Dv, Dk = l->cfg.Dk, QD = l->Hq * 2 * Dk;
     int key_rows = l->cfg.H * 2 * l->cfg.r * l->Kn;
     // Forward was: out = acc @ Wo^T (or out = acc)

@@ -138,6 +138,9 @@ typedef struct {
     // instrumentation: filled in forward only when attached
     UmUltraMemProbe *probe;
     UmUltraMemSearch probe_ws;
+    // inference mode (um_ultramem_set_inference): khat, k_rstd, core_sum,
+    // svd, aux_loss, aux_dcore were computed once, when it was turned on
+    int inference;
 } UmUltraMem;
 
 void um_ultramem_init(UmUltraMem *l, const UmUltraMemConfig *cfg, int D, int max_tokens, UmParamRegistry *reg,
@@ -145,6 +148,19 @@ void um_ultramem_init(UmUltraMem *l, const UmUltraMemConfig *cfg, int D, int max
 void um_ultramem_forward(UmUltraMem *l, real *out, const real *inp, int N);
 void um_ultramem_backward(UmUltraMem *l, real *dinp, const real *dout, const real *inp, int N);
 void um_ultramem_free(UmUltraMem *l);
+
+// Inference mode, off by default. On: the keys, key norm weight and cores are
+// taken as constants, so their derived tensors (the normalised keys, each
+// head's summed core, its SVD and the aux loss) are computed once, here, and
+// every later forward reuses them instead of renormalising all 2 H r Kn keys
+// (at batch 1 that cost as much as the search itself). Off (training, tests,
+// gradient checks): every forward recomputes them from the current
+// parameters, so nothing can go stale. After changing keys, key_norm.weight
+// or cores while on (a checkpoint load, an optimizer step, a test poking at
+// the data), call um_ultramem_set_inference(l, 1) again: it recomputes them.
+// Backward refuses to run in inference mode (its gradients would belong to
+// the cached parameters, and training must not read a cache).
+void um_ultramem_set_inference(UmUltraMem *l, int on);
 
 // A hash of the last forward's selections (every token's winning virtual
 // slots). Gradient checks use it to notice a perturbation that flips a

@@ -405,13 +405,18 @@ void um_ultramem_v2_forward(UmUltraMemV2 *l, real *out, const real *inp, int N) 
     if (!l->linked) um_die(UM_EXIT_USAGE, "ultramem_v2: share_g=%d needs um_ultramem_v2_link_ring", l->cfg.share_g);
     l->N = N;
     l->aux_loss = 0;
-    prepare_keys_and_cores(l);
+    if (!l->inference) prepare_keys_and_cores(l);  // inference mode: prepared by um_ultramem_v2_set_inference
     query_forward(l, inp, N);
     search_all(l, N);
     pool_values(l, inp, N);
     // [PAPER] Eq. 12: one projection (IVE's E projectors collapsed into one)
     matmul_forward(out, l->acc, l->wo->data, NULL, N, l->cfg.Dv, l->D);
     if (l->probe) fill_probe(l, N);
+}
+
+void um_ultramem_v2_set_inference(UmUltraMemV2 *l, int on) {
+    l->inference = on ? 1 : 0;
+    if (on) prepare_keys_and_cores(l);  // from the parameters as they are now
 }
 
 // ---------------------------------------------------------------- backward
@@ -519,6 +524,8 @@ static void key_and_query_grads(UmUltraMemV2 *l, int N) {
 
 void um_ultramem_v2_backward(UmUltraMemV2 *l, real *dinp, const real *dout, const real *inp, int N) {
     if (N != l->N) um_die(UM_EXIT_USAGE, "ultramem_v2: backward on %d tokens after a forward on %d", N, l->N);
+    if (l->inference)
+        um_die(UM_EXIT_USAGE, "ultramem_v2: backward in inference mode (cached keys); turn it off to train");
     int Dv = l->cfg.Dv, Dk = l->cfg.Dk, QD = 2 * l->Rq * Dk, key_rows = 2 * l->cfg.r * l->Kn;
     // Forward was: out = acc @ Wo^T
     memset(l->dacc, 0, (size_t)N * Dv * sizeof(real));

@@ -125,6 +125,9 @@ typedef struct {
     // keeps that search's per-rank side scores. NULL costs nothing.
     UmRetrievalProbe *probe;
     UmUltraMemSearch probe_ws;
+    // inference mode (um_ultramem_v2_set_inference): khat, k_rstd, core_sum
+    // and svd were computed once, when it was turned on
+    int inference;
 } UmUltraMemV2;
 
 void um_ultramem_v2_init(UmUltraMemV2 *l, const UmUltraMemV2Config *cfg, int D, int max_tokens,
@@ -135,6 +138,12 @@ void um_ultramem_v2_link_ring(UmUltraMemV2 **layers, int L);
 void um_ultramem_v2_forward(UmUltraMemV2 *l, real *out, const real *inp, int N);
 void um_ultramem_v2_backward(UmUltraMemV2 *l, real *dinp, const real *dout, const real *inp, int N);
 void um_ultramem_v2_free(UmUltraMemV2 *l);
+// Inference mode, off by default; V1's um_ultramem_set_inference for V2: on,
+// the normalised keys, summed core and its SVD are computed here once and
+// reused by every forward; call it again (on) after changing keys,
+// key_norm.weight or cores. Off, every forward recomputes them. Backward
+// refuses to run while it is on.
+void um_ultramem_v2_set_inference(UmUltraMemV2 *l, int on);
 
 size_t um_ultramem_v2_activated_params(const UmUltraMemV2 *l);
 double um_ultramem_v2_flops_per_token(const UmUltraMemV2 *l);
