@@ -14,6 +14,7 @@
 #include "base/rng.h"
 #include "helpers/testutil.h"
 #include "kernels/dispatch.h"
+#include "kernels/matmul.h"
 #include "nn/adamw.h"
 #include "nn/layernorm.h"
 
@@ -117,12 +118,32 @@ START_TEST(layernorm_backward_paths_agree) {
 }
 END_TEST
 
+// matrix_transpose is a copy: exact, on ragged sizes (not multiples of its
+// 4 x 4 blocks) and with row strides wider than the rows.
+START_TEST(matrix_transpose_is_exact) {
+    static const int SIZES[][2] = {{1, 1}, {3, 5}, {4, 4}, {7, 9}, {128, 32}, {33, 17}};
+    for (size_t s = 0; s < sizeof SIZES / sizeof SIZES[0]; s++) {
+        const int rows = SIZES[s][0], cols = SIZES[s][1];
+        const size_t lds = (size_t)cols + 3, ldd = (size_t)rows + 2;
+        real *src = um_alloc((size_t)rows * lds * sizeof(real)), *dst = um_alloc((size_t)cols * ldd * sizeof(real));
+        for (size_t i = 0; i < (size_t)rows * lds; i++) src[i] = (real)i;
+        for (size_t i = 0; i < (size_t)cols * ldd; i++) dst[i] = -1;
+        matrix_transpose(dst, ldd, src, lds, rows, cols);
+        for (int c = 0; c < cols; c++)
+            for (size_t r = 0; r < ldd; r++)  // the padding past `rows` stays untouched
+                ck_assert(dst[c * ldd + r] == (r < (size_t)rows ? src[r * lds + c] : -1));
+        um_free(src), um_free(dst);
+    }
+}
+END_TEST
+
 Suite *step_kernels_suite(void) {
     Suite *s = suite_create("step_kernels");
     TCase *tc = tcase_create("simd_vs_scalar");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, adamw_paths_give_the_same_bits);
     tcase_add_test(tc, layernorm_backward_paths_agree);
+    tcase_add_test(tc, matrix_transpose_is_exact);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -76,7 +76,7 @@ static float *growbuf(GrowBuf *g, size_t nfloats) {
 // work, so it goes 4 x 4 blocks at a time with SSE (every x86-64 has it):
 // four row loads, a register transpose, four column stores, instead of 16
 // scalar loads and stores.
-static void transpose_rows(float *dst, int ld, const float *src, size_t src_ld, int rows, int kc) {
+void transpose_rows(float *dst, size_t ld, const float *src, size_t src_ld, int rows, int kc) {
     int i = 0;
     for (; i + 4 <= rows; i += 4) {
         const float *r0 = src + (size_t)i * src_ld, *r1 = r0 + src_ld, *r2 = r1 + src_ld, *r3 = r2 + src_ld;

@@ -40,6 +40,10 @@ typedef struct {
     int KC, MC, NC;  // cache blocks: kc x NR sliver of B in L1, MC x KC block of A in L2, KC x NC panel of B in L3
 } GemmKernel;
 
+// dst[k*ld + i] = src[i*src_ld + k] for i < rows, k < kc: `rows` rows of src
+// become columns of dst (the transposing copy of packing; SSE 4 x 4 blocks).
+void transpose_rows(float *dst, size_t ld, const float *src, size_t src_ld, int rows, int kc);
+
 extern const GemmKernel gemm_kernel_avx2;
 extern const GemmKernel gemm_kernel_avx512;
 

@@ -179,6 +179,15 @@ void matmul_backward(real *dinp, real *dweight, real *dbias, const real *dout, c
     matmul_backward_ref(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
 }
 
+void matrix_transpose(real *dst, size_t ldd, const real *src, size_t lds, int rows, int cols) {
+#ifndef UM_NO_SIMD
+    transpose_rows(dst, ldd, src, lds, rows, cols);  // 4 x 4 blocks in SSE registers (gemm.c)
+#else
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+#endif
+}
+
 // C (M,N) (+)= A (M,K) @ B (K,N) over strided views, summed over k in order.
 void matmul_views_ref(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate) {
     for (int i = 0; i < M; i++) {

@@ -38,6 +38,12 @@ typedef struct {
 void matmul_views(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate);
 void matmul_views_ref(real *C, size_t ldc, UmMatView A, UmMatView B, int M, int N, int K, int accumulate);
 
+// dst (cols, rows), row stride ldd = src (rows, cols), row stride lds,
+// transposed: dst[c*ldd + r] = src[r*lds + c]. For operands that several
+// products read transposed (attention's K^T and V^T): transpose once, then
+// every product reads a row-major matrix in place.
+void matrix_transpose(real *dst, size_t ldd, const real *src, size_t lds, int rows, int cols);
+
 #ifndef UM_NO_SIMD
 // The forward product for a few rows (decode: one token per sequence), with
 // the weight read as it lies, unpacked. matmul_forward uses it for 4..16

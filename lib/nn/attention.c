@@ -76,17 +76,21 @@ static UmMatView rows_view(const real *p, size_t ld) { return (UmMatView){p, ld,
 static UmMatView cols_view(const real *p, size_t ld) { return (UmMatView){p, 1, ld}; }
 
 // q, k, v (T, hs strided 3D) of head (b,h) -> out (T, hs strided D) and
-// P = att (T,T) of this head. S is scratch (QUERY_BLOCK, T).
-static void attention_head_forward_fast(real *out, real *P, real *S, const real *qkv, int b, int h, int T, int D,
-                                        int hs) {
+// P = att (T,T) of this head. Scratch: S (QUERY_BLOCK, T) and KT (hs, T).
+// The keys are transposed once per head into KT: S = Q K^T then reads a
+// row-major matrix, which the matmul uses in place, instead of packing
+// (transposing) the keys again for every query block.
+static void attention_head_forward_fast(real *out, real *P, real *S, real *KT, const real *qkv, int b, int h, int T,
+                                        int D, int hs) {
     real scale = (real)(1.0 / sqrt((double)hs));
     size_t stride = (size_t)3 * D;
     const real *q0 = head_q(qkv, b, 0, h, T, D, hs), *k0 = head_k(qkv, b, 0, h, T, D, hs);
     const real *v0 = head_v(qkv, b, 0, h, T, D, hs);
+    matrix_transpose(KT, T, k0, stride, T, hs);
     for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {
         int r1 = min_int(T, r0 + QUERY_BLOCK), rows = r1 - r0;
         // S (rows, r1) = Q[r0:r1] K[:r1]^T
-        matmul_views(S, T, rows_view(q0 + r0 * stride, stride), cols_view(k0, stride), rows, r1, hs, 0);
+        matmul_views(S, T, rows_view(q0 + r0 * stride, stride), rows_view(KT, T), rows, r1, hs, 0);
         for (int t = r0; t < r1; t++) {  // P[t] = softmax(scale * S[t, :t+1]), exact 0 in the future
             real *s = S + (size_t)(t - r0) * T, *p = P + (size_t)t * T, maxval;
             vec_scale(s, scale, t + 1);
@@ -116,14 +120,15 @@ void attention_forward(real *out, real *att, const real *qkv, int B, int T, int 
     int hs = D / H, fast = use_fast_path();
 #pragma omp parallel
     {
-        real *scratch = um_alloc((size_t)(fast ? QUERY_BLOCK : 1) * T * sizeof(real));
+        // fast: S (QUERY_BLOCK, T) and KT (hs, T); rows: one row of scores
+        real *scratch = um_alloc((size_t)(fast ? QUERY_BLOCK + hs : 1) * T * sizeof(real));
         if (fast) {
 #pragma omp for collapse(2)
             for (int b = 0; b < B; b++)
                 for (int h = 0; h < H; h++) {
                     real *att_h = att + ((size_t)b * H + h) * T * T;
                     real *out_h = out + (size_t)b * T * D + (size_t)h * hs;
-                    attention_head_forward_fast(out_h, att_h, scratch, qkv, b, h, T, D, hs);
+                    attention_head_forward_fast(out_h, att_h, scratch, scratch + (size_t)QUERY_BLOCK * T, qkv, b, h, T, D, hs);
                 }
         } else {
 #pragma omp for collapse(3)
@@ -185,19 +190,21 @@ static void attention_row_backward(real *dqkv, real *dpreatt_row, real *datt_row
 //   dP = dO V^T,  dS = scale * P * (dP - rowsum(P * dP)),
 //   dV[:r1] += P^T dO,  dQ[r0:r1] += dS K[:r1],  dK[:r1] += dS^T Q.
 // dA = dP and dS of the block are scratch (QUERY_BLOCK, T) each, in L1; dS
-// holds the gradient of the scaled scores, i.e. scale * dpreatt.
-static void attention_head_backward_fast(real *dqkv, real *dA, real *dS, const real *dout, const real *qkv,
+// holds the gradient of the scaled scores, i.e. scale * dpreatt. VT (hs, T)
+// is scratch for V^T, transposed once per head like K^T in the forward.
+static void attention_head_backward_fast(real *dqkv, real *dA, real *dS, real *VT, const real *dout, const real *qkv,
                                          const real *P, int b, int h, int T, int D, int hs) {
     real scale = (real)(1.0 / sqrt((double)hs));
     size_t stride = (size_t)3 * D;
     const real *q0 = head_q(qkv, b, 0, h, T, D, hs), *k0 = head_k(qkv, b, 0, h, T, D, hs);
     const real *v0 = head_v(qkv, b, 0, h, T, D, hs);
     real *dq0 = dqkv + (q0 - qkv), *dk0 = dqkv + (k0 - qkv), *dv0 = dqkv + (v0 - qkv);
+    matrix_transpose(VT, T, v0, stride, T, hs);
     for (int r0 = 0; r0 < T; r0 += QUERY_BLOCK) {
         int r1 = min_int(T, r0 + QUERY_BLOCK), rows = r1 - r0;
         const real *P_blk = P + (size_t)r0 * T, *dO_blk = dout + (size_t)r0 * D;
         // dA (rows, r1) = dO[r0:r1] V[:r1]^T
-        matmul_views(dA, T, rows_view(dO_blk, D), cols_view(v0, stride), rows, r1, hs, 0);
+        matmul_views(dA, T, rows_view(dO_blk, D), rows_view(VT, T), rows, r1, hs, 0);
         for (int t = r0; t < r1; t++) {  // softmax backward, row by row; the future stays 0
             const real *p = P + (size_t)t * T, *da = dA + (size_t)(t - r0) * T;
             real *ds = dS + (size_t)(t - r0) * T;
@@ -224,15 +231,16 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
     size_t rows = fast ? QUERY_BLOCK : 1;
 #pragma omp parallel
     {
-        real *scratch = um_alloc(2 * rows * T * sizeof(real));
-        real *s1 = scratch, *s2 = scratch + rows * T;
+        // two blocks (fast) or rows of scratch, and VT (hs, T) on the fast path
+        real *scratch = um_alloc((2 * rows + (fast ? hs : 0)) * T * sizeof(real));
+        real *s1 = scratch, *s2 = scratch + rows * T, *vt = scratch + 2 * rows * T;
 #pragma omp for collapse(2)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
                 const real *att_h = att + ((size_t)b * H + h) * T * T;
                 if (fast) {
                     const real *dout_h = dout + (size_t)b * T * D + (size_t)h * hs;
-                    attention_head_backward_fast(dqkv, s1, s2, dout_h, qkv, att_h, b, h, T, D, hs);
+                    attention_head_backward_fast(dqkv, s1, s2, vt, dout_h, qkv, att_h, b, h, T, D, hs);
                     continue;
                 }
                 for (int t = 0; t < T; t++) {
