@@ -418,7 +418,7 @@ static void softmax_strided(real *w, const real *s, int m, int stride) {
 }
 
 // For one (token, head) after its search: each winner's score vectors, its
-// score under each core, its physical row and block, and its weights.
+// score under each core and its weights (address_reads finds its row).
 static void record_winners(UmUltraMem *l, const UmUltraMemSearch *ws, size_t th, int head) {
     int m = l->cfg.m, r = l->cfg.r, hc = l->cfg.cores;
     size_t o = th * m;
@@ -432,7 +432,6 @@ static void record_winners(UmUltraMem *l, const UmUltraMemSearch *ws, size_t th,
             for (int c = 0; c < hc; c++) s[c] = tucker_score(R, core_at(l, head, c), Q, r);
         else
             s[0] = R[0] + Q[0];
-        ive_address(&l->phys[o + j], &l->block[o + j], l->shuffle, l->virt[o + j], l->n_phys);
     }
     // [CODE] uses the scores raw (no activation at all); PKM's softmax is a switch.
     real *w = l->weight + o * hc;
@@ -461,6 +460,24 @@ static void score_chunk(UmUltraMem *l, int t0, int nt) {
                 matmul_forward(l->side_scores + ((size_t)h * 2 + side) * l->score_chunk * cols, l->q_side,
                                khat_at(l, l->khat, h, side, 0), NULL, nt, Dk, (int)cols);
         }
+}
+
+// Distance, in reads, of the shuffle prefetch in address_reads.
+#define SHUFFLE_PREFETCH 32
+
+// virt -> phys, block for all N*H*m reads (IVE's fixed shuffle). The
+// shuffle is a table of n_virt ints (4 MB at n 504, E 4) that a decode step
+// finds cold: looked up inside each search, every read waited alone for its
+// miss. Here the lookups are independent and prefetched ahead, so the misses
+// overlap.
+static void address_reads(UmUltraMem *l, int N) {
+    long reads = (long)N * l->cfg.H * l->cfg.m;
+    const int *virt = l->virt, *perm = l->shuffle;
+#pragma omp parallel for if (reads >= 4096)
+    for (long i = 0; i < reads; i++) {
+        if (perm && i + SHUFFLE_PREFETCH < reads) __builtin_prefetch(perm + virt[i + SHUFFLE_PREFETCH]);
+        ive_address(&l->phys[i], &l->block[i], perm, virt[i], l->n_phys);
+    }
 }
 
 // qn -> virt, phys, block, win_R, win_Q, total, score, weight for all (token, head)
@@ -493,6 +510,7 @@ static void search_all(UmUltraMem *l, int N) {
             um_ultramem_search_free(&ws);
         }
     }
+    address_reads(l, N);
 }
 
 // Ask the memory system for rows idx (count) of the table V (rows, D) ahead

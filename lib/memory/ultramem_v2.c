@@ -299,12 +299,20 @@ static void search_all(UmUltraMemV2 *l, int N) {
                 memcpy(R, ws.Rc + (cell / m) * r, (size_t)r * sizeof(real));
                 memcpy(Q, ws.Qc + (cell % m) * r, (size_t)r * sizeof(real));
                 for (int c = 0; c < hc; c++) l->score[(o + j) * hc + c] = tucker_score(R, core_at(l, c), Q, r);
-                int block;  // always 0: the window has exactly Kn*Kn rows
-                ive_address(&l->win[o + j], &block, l->shuffle, l->virt[o + j], l->n_win);
             }
         }
         um_ultramem_search_free(&ws);
     }
+    }
+    // virt -> window row through the shuffle, for all reads at once: the
+    // table (n_win ints) is cold in a decode step, and independent, prefetched
+    // lookups overlap their misses (one per read inside the search did not)
+    long reads = (long)N * m;
+#pragma omp parallel for if (reads >= 4096)
+    for (long i = 0; i < reads; i++) {
+        if (i + 32 < reads) __builtin_prefetch(l->shuffle + l->virt[i + 32]);
+        int block;  // always 0: the window has exactly Kn*Kn rows
+        ive_address(&l->win[i], &block, l->shuffle, l->virt[i], l->n_win);
     }
 }
 
