@@ -1,6 +1,8 @@
-// test_step_kernels.c: the SIMD loops of a training step outside matmul and
-// attention (LayerNorm backward, AdamW) against their scalar references,
-// which are the plain loops in lib/nn reached with UM_SIMD=scalar.
+// test_step_kernels.c: the SIMD loops of a training step besides the matmul
+// kernels (LayerNorm backward, AdamW, attention's softmax rows and its
+// transposes) against their scalar references: for LayerNorm and AdamW the
+// plain loops in lib/nn reached with UM_SIMD=scalar, otherwise the _ref
+// functions beside the kernels.
 //
 // AdamW's SIMD loop does the same IEEE operations in the same order as the
 // scalar loop, so it must match bit for bit. LayerNorm's backward sums each
@@ -15,6 +17,7 @@
 #include "helpers/testutil.h"
 #include "kernels/dispatch.h"
 #include "kernels/matmul.h"
+#include "kernels/softmax.h"
 #include "nn/adamw.h"
 #include "nn/layernorm.h"
 
@@ -137,6 +140,69 @@ START_TEST(matrix_transpose_is_exact) {
 }
 END_TEST
 
+// softmax_scaled: scores up to +-30 / scale, lengths around the vector
+// widths, in place and not. Each p is a few ulps from the reference; the
+// polynomial exp is good to ~2 ulp, the sum and 1/sum add a few more.
+START_TEST(softmax_scaled_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 83);
+    static const int LENS[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 48, 100, 129};
+    const real scale = (real)0.17677669529663687;  // 1/sqrt(32), attention's
+    for (int p = 0; p < 2; p++) {
+        if (step_use_path(STEP_FAST_PATHS[p]) != 0) continue;
+        for (size_t l = 0; l < sizeof LENS / sizeof LENS[0]; l++)
+            for (int in_place = 0; in_place < 2; in_place++) {
+                const int n = LENS[l];
+                real *x = um_alloc(n * sizeof(real)), *got = um_alloc(n * sizeof(real)), *want = um_alloc(n * sizeof(real));
+                for (int i = 0; i < n; i++) x[i] = (real)((rng_uniform(&rng) * 2 - 1) * 30 / scale);
+                softmax_scaled_ref(want, x, n, scale);
+                real *out = in_place ? x : got;
+                softmax_scaled(out, x, n, scale);
+                double total = 0;
+                for (int i = 0; i < n; i++) {
+                    ck_assert_msg(fabs((double)out[i] - (double)want[i]) <= 1e-6 * (double)want[i] + 1e-30,
+                                  "softmax_scaled n %d [%d]: %.9g vs %.9g (%s)", n, i, (double)out[i], (double)want[i],
+                                  um_simd_path_name());
+                    total += out[i];
+                }
+                ck_assert_msg(fabs(total - 1) < 1e-5, "softmax_scaled n %d sums to %.9g", n, total);
+                um_free(x), um_free(got), um_free(want);
+            }
+    }
+}
+END_TEST
+
+// softmax_scaled_backward against its reference, on real softmax rows; the
+// tolerance is relative to the terms, scale * p * (|dp| + sum |p dp|).
+START_TEST(softmax_scaled_backward_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 84);
+    static const int LENS[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 48, 100, 129};
+    const real scale = (real)0.17677669529663687;
+    for (int p = 0; p < 2; p++) {
+        if (step_use_path(STEP_FAST_PATHS[p]) != 0) continue;
+        for (size_t l = 0; l < sizeof LENS / sizeof LENS[0]; l++) {
+            const int n = LENS[l];
+            real *x = um_alloc(n * sizeof(real)), *pr = um_alloc(n * sizeof(real)), *dp = um_alloc(n * sizeof(real));
+            real *got = um_alloc(n * sizeof(real)), *want = um_alloc(n * sizeof(real));
+            fill_normal(x, n, &rng, 10.0), fill_normal(dp, n, &rng, 1.0);
+            softmax_scaled_ref(pr, x, n, scale);
+            softmax_scaled_backward_ref(want, pr, dp, n, scale);
+            softmax_scaled_backward(got, pr, dp, n, scale);
+            double sum_abs = 0;
+            for (int i = 0; i < n; i++) sum_abs += fabs((double)pr[i] * dp[i]);
+            for (int i = 0; i < n; i++) {
+                double mag = scale * pr[i] * (fabs((double)dp[i]) + sum_abs);
+                ck_assert_msg(fabs((double)got[i] - (double)want[i]) <= 1e-6 * mag + 1e-30,
+                              "softmax_scaled_backward n %d [%d]: %.9g vs %.9g (%s)", n, i, (double)got[i],
+                              (double)want[i], um_simd_path_name());
+            }
+            um_free(x), um_free(pr), um_free(dp), um_free(got), um_free(want);
+        }
+    }
+}
+END_TEST
+
 Suite *step_kernels_suite(void) {
     Suite *s = suite_create("step_kernels");
     TCase *tc = tcase_create("simd_vs_scalar");
@@ -144,6 +210,8 @@ Suite *step_kernels_suite(void) {
     tcase_add_test(tc, adamw_paths_give_the_same_bits);
     tcase_add_test(tc, layernorm_backward_paths_agree);
     tcase_add_test(tc, matrix_transpose_is_exact);
+    tcase_add_test(tc, softmax_scaled_matches_ref);
+    tcase_add_test(tc, softmax_scaled_backward_matches_ref);
     suite_add_tcase(s, tc);
     return s;
 }

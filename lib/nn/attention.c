@@ -7,6 +7,7 @@
 #include "nn/attention.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "base/alloc.h"
 #include "kernels/dispatch.h"
@@ -92,11 +93,9 @@ static void attention_head_forward_fast(real *out, real *P, real *S, real *KT, c
         // S (rows, r1) = Q[r0:r1] K[:r1]^T
         matmul_views(S, T, rows_view(q0 + r0 * stride, stride), rows_view(KT, T), rows, r1, hs, 0);
         for (int t = r0; t < r1; t++) {  // P[t] = softmax(scale * S[t, :t+1]), exact 0 in the future
-            real *s = S + (size_t)(t - r0) * T, *p = P + (size_t)t * T, maxval;
-            vec_scale(s, scale, t + 1);
-            real sum = softmax_exp(p, s, t + 1, &maxval);
-            vec_scale(p, 1 / sum, t + 1);
-            for (int t2 = t + 1; t2 < T; t2++) p[t2] = 0;
+            real *p = P + (size_t)t * T;
+            softmax_scaled(p, S + (size_t)(t - r0) * T, t + 1, scale);
+            memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(real));
         }
         // O[r0:r1] = P[r0:r1, :r1] V[:r1]
         matmul_views(out + (size_t)r0 * D, D, rows_view(P + (size_t)r0 * T, T), rows_view(v0, stride), rows, hs, r1,
@@ -206,10 +205,8 @@ static void attention_head_backward_fast(real *dqkv, real *dA, real *dS, real *V
         // dA (rows, r1) = dO[r0:r1] V[:r1]^T
         matmul_views(dA, T, rows_view(dO_blk, D), rows_view(VT, T), rows, r1, hs, 0);
         for (int t = r0; t < r1; t++) {  // softmax backward, row by row; the future stays 0
-            const real *p = P + (size_t)t * T, *da = dA + (size_t)(t - r0) * T;
             real *ds = dS + (size_t)(t - r0) * T;
-            real weighted = vec_dot(p, da, t + 1);
-            for (int t2 = 0; t2 <= t; t2++) ds[t2] = scale * p[t2] * (da[t2] - weighted);
+            softmax_scaled_backward(ds, P + (size_t)t * T, dA + (size_t)(t - r0) * T, t + 1, scale);
             for (int t2 = t + 1; t2 < r1; t2++) ds[t2] = 0;
         }
         // dV[:r1] += P[r0:r1, :r1]^T dO[r0:r1]
