@@ -13,7 +13,6 @@
 #include "kernels/dispatch.h"
 #include "kernels/matmul.h"
 #include "kernels/softmax.h"
-#include "kernels/vec.h"
 
 // Pointers into the packed q|k|v row of token (b,t) for head h.
 static const real *head_q(const real *qkv, int b, int t, int h, int T, int D, int hs) {
