@@ -2,14 +2,16 @@
 //
 // The loop nest (Goto / BLIS order), from outside in:
 //   threads: rows of C split into chunks, one chunk per thread at a time
-//   jc: columns of C in panels of NC      B panel (KC x NC) packed per chunk (L2/L3)
+//   jc: columns of C in panels of NC      B panel (KC x NC) per chunk (L2/L3)
 //   pc: the K dimension in slices of KC   each C element gets its slices in pc order
 //   ic: rows of the chunk in blocks of MC A block (MC x KC) in L2
 //   jr: NR-wide slivers of the B panel    the sliver stays in L1 while ...
 //   ir: MR-tall slivers of the A block    ... every A sliver streams past it
 //   micro-kernel: MR x NR tile of C in registers, kc rank-1 updates.
-// Packing copies each block once into the exact order the micro-kernel reads,
+// Packing copies a block once into the exact order the micro-kernel reads,
 // padding ragged edges with zeros so the kernel never needs a remainder case.
+// Only what needs it is packed: the kernel reads full slivers of A, and of a
+// row-major B, where they lie (see ABlock / BPanel below).
 #include "kernels/gemm.h"
 
 #include <pthread.h>

@@ -9,9 +9,9 @@
 //   backward dinp += dout @ W  : A = dout (N,OC),   B = W (OC,C)
 //   backward dW   += dout^T @ inp : A = dout^T (read dout transposed), B = inp (N,C)
 //
-// The driver copies ("packs") blocks of A and B into the order the micro-
-// kernel reads them, so the kernel streams through memory with unit stride,
-// and sizes the blocks so each stays in one cache level (see gemm.c).
+// The driver sizes blocks of A and B so each stays in one cache level, and
+// copies ("packs") into the order the micro-kernel reads only what it cannot
+// read in place: a transposed B and the ragged edges (see gemm.c).
 #ifndef UM_GEMM_H
 #define UM_GEMM_H
 
