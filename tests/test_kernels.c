@@ -608,6 +608,41 @@ START_TEST(layernorm_row_matches_ref) {
 }
 END_TEST
 
+
+// ---------------------------------------------------------------- vec_lincomb2 (memory layers' selection scores)
+
+// Each fast path against the reference (tolerance: FMA vs product + add), and
+// against zeroing y and two vec_axpy on the same path, which it replaced in
+// the Tucker search: those must be the very same bits.
+START_TEST(vec_lincomb2_matches_ref_and_two_axpys) {
+    UmRng rng;
+    rng_seed(&rng, 31);
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int li = 0; li < NLENS; li++)
+            for (int shifted = 0; shifted < 2; shifted++) {
+                const int n = VEC_LENS[li];
+                real *x = new_buf(n, shifted), *z = new_buf(n, shifted);
+                fill_normal(x, n, &rng, 1.0);
+                fill_normal(z, n, &rng, 1.0);
+                real a = (real)0.61, b = (real)-1.3;
+                real *y = new_buf(n, shifted), *y_ref = new_buf(n, 0), *y_two = new_buf(n, 0), *mag = new_buf(n, 0);
+                vec_lincomb2(y, a, x, b, z, n);
+                vec_lincomb2_ref(y_ref, a, x, b, z, n);
+                real *ax = abs_of(x, n), *az = abs_of(z, n);
+                vec_lincomb2_ref(mag, a, ax, -b, az, n);
+                assert_close(y, y_ref, mag, n, "lincomb2");
+                vec_axpy(y_two, a, x, n);  // y_two starts zeroed (um_alloc)
+                vec_axpy(y_two, b, z, n);
+                for (int i = 0; i < n; i++)  // == also takes +0 for -0 (0 + -0 is +0)
+                    ck_assert_msg(y[i] == y_two[i], "lincomb2 vs two axpys n=%d i=%d [%s]", n, i, um_simd_path_name());
+                free_buf(x, shifted), free_buf(z, shifted), free_buf(y, shifted);
+                free_buf(y_ref, 0), free_buf(y_two, 0), free_buf(mag, 0), free_buf(ax, 0), free_buf(az, 0);
+            }
+    }
+}
+END_TEST
+
 Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("simd_vs_ref");
@@ -620,6 +655,7 @@ Suite *kernels_suite(void) {
     tcase_add_test(tc, vec_score_keys_matches_ref);
     tcase_add_test(tc, vec_gather_scatter_match_ref);
     tcase_add_test(tc, vec_indices_at_least_matches_ref);
+    tcase_add_test(tc, vec_lincomb2_matches_ref_and_two_axpys);
     tcase_add_test(tc, gelu_matches_ref);
     tcase_add_test(tc, softmax_exp_matches_ref);
     tcase_add_test(tc, matmul_views_match_ref);

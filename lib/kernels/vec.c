@@ -24,6 +24,13 @@ void vec_mul_scaled_ref(real *y, const real *x, real alpha, const real *w, int n
     for (int i = 0; i < n; i++) y[i] = x[i] * alpha * w[i];
 }
 
+void vec_lincomb2_ref(real *y, real a, const real *x, real b, const real *z, int n) {
+    for (int i = 0; i < n; i++) {
+        real ax = a * x[i];  // rounded on its own, as 0 + a x would be
+        y[i] = ax + b * z[i];
+    }
+}
+
 // Branch-free: always write the position, advance only if it is kept.
 int vec_indices_at_least_ref(int *pass, const real *x, int n, real thr, int i0) {
     int np = 0;
@@ -78,6 +85,11 @@ void vec_scale(real *x, real alpha, int n) {
 void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n) {
     DISPATCH(vec_mul_scaled_avx512(y, x, alpha, w, n), vec_mul_scaled_avx2(y, x, alpha, w, n),
              vec_mul_scaled_ref(y, x, alpha, w, n))
+}
+
+void vec_lincomb2(real *y, real a, const real *x, real b, const real *z, int n) {
+    DISPATCH(vec_lincomb2_avx512(y, a, x, b, z, n), vec_lincomb2_avx2(y, a, x, b, z, n),
+             vec_lincomb2_ref(y, a, x, b, z, n))
 }
 
 int vec_indices_at_least(int *pass, const real *x, int n, real thr, int i0) {

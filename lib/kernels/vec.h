@@ -18,6 +18,10 @@ void vec_scale(real *x, real alpha, int n);
 // y (n) = (x (n) * alpha) * w (n), elementwise (RMSNorm's last step: x times its rstd times the gain).
 // Two roundings in that order on every path, so all paths give the same bits.
 void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n);
+// y (n) = a * x (n) + b * z (n): the product a * x rounded, then b * z added (one FMA on the SIMD
+// paths, a product and an add in the reference: the same results as zeroing y and two vec_axpy).
+// (The selection scores u.S of the memory layers' Tucker search, one pass and no zeroing.)
+void vec_lincomb2(real *y, real a, const real *x, real b, const real *z, int n);
 // Positions that reach a threshold: writes i0 + i for every i < n with x[i] >= thr (NaN never does),
 // in increasing order, to pass; returns how many. pass must hold n ints. (Top-k's filter.)
 int vec_indices_at_least(int *pass, const real *x, int n, real thr, int i0);
@@ -34,6 +38,7 @@ real vec_dot_ref(const real *a, const real *b, int n);
 void vec_axpy_ref(real *y, real alpha, const real *x, int n);
 void vec_scale_ref(real *x, real alpha, int n);
 void vec_mul_scaled_ref(real *y, const real *x, real alpha, const real *w, int n);
+void vec_lincomb2_ref(real *y, real a, const real *x, real b, const real *z, int n);
 int vec_indices_at_least_ref(int *pass, const real *x, int n, real thr, int i0);
 void vec_score_keys_ref(real *s, const real *q, const real *keys, int n, int Dk);
 void vec_gather_rows_ref(real *out, const real *w, const int *idx, int m, const real *V, int Dv);
@@ -46,6 +51,7 @@ void vec_scatter_rows_ref(real *dV, const real *w, const int *idx, int m, const 
     void vec_axpy_##suffix(float *y, float alpha, const float *x, int n);                          \
     void vec_scale_##suffix(float *x, float alpha, int n);                                         \
     void vec_mul_scaled_##suffix(float *y, const float *x, float alpha, const float *w, int n);    \
+    void vec_lincomb2_##suffix(float *y, float a, const float *x, float b, const float *z, int n); \
     int vec_indices_at_least_##suffix(int *pass, const float *x, int n, float thr, int i0);       \
     void vec_score_keys_##suffix(float *s, const float *q, const float *keys, int n, int Dk);      \
     void vec_gather_rows_##suffix(float *out, const float *w, const int *idx, int m, const float *V, int Dv); \

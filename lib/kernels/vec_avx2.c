@@ -38,6 +38,18 @@ void vec_axpy_avx2(float *y, float alpha, const float *x, int n) {
     for (; i < n; i++) y[i] += alpha * x[i];
 }
 
+// y = fma(b, z, a * x); the scalar tail rounds like vec_axpy_avx2's tail.
+void vec_lincomb2_avx2(float *y, float a, const float *x, float b, const float *z, int n) {
+    const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vb, _mm256_loadu_ps(z + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++) {
+        float ax = a * x[i];
+        y[i] = ax + b * z[i];
+    }
+}
+
 void vec_scale_avx2(float *x, float alpha, int n) {
     const __m256 va = _mm256_set1_ps(alpha);
     int i = 0;

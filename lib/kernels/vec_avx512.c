@@ -41,6 +41,19 @@ void vec_axpy_avx512(float *y, float alpha, const float *x, int n) {
     }
 }
 
+// y = fma(b, z, a * x): the reference's a x rounded first, then the add fused with b z.
+void vec_lincomb2_avx512(float *y, float a, const float *x, float b, const float *z, int n) {
+    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(vb, _mm512_loadu_ps(z + i), _mm512_mul_ps(va, _mm512_loadu_ps(x + i))));
+    if (i < n) {
+        __mmask16 m = first_lanes(n - i);
+        __m512 ax = _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, x + i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, z + i), ax));
+    }
+}
+
 void vec_scale_avx512(float *x, float alpha, int n) {
     const __m512 va = _mm512_set1_ps(alpha);
     int i = 0;

@@ -352,11 +352,16 @@ static void search_scored(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, 
     // The separable selection scores: u.S_row and t.S_col (rank-1 part of the core).
     if (l->cfg.tdqkr) {
         const UmSvd2 *svd = &l->svd[head];
-        memset(ws->a_row, 0, (size_t)Kn * sizeof(real));
-        memset(ws->a_col, 0, (size_t)Kn * sizeof(real));
-        for (int rho = 0; rho < r; rho++) {
-            vec_axpy(ws->a_row, (real)svd->u[rho], S_row + (size_t)rho * Kn, Kn);
-            vec_axpy(ws->a_col, (real)svd->t[rho], S_col + (size_t)rho * Kn, Kn);
+        if (r == 2) {  // one pass, the same bits as zeroing and two axpys
+            vec_lincomb2(ws->a_row, (real)svd->u[0], S_row, (real)svd->u[1], S_row + Kn, Kn);
+            vec_lincomb2(ws->a_col, (real)svd->t[0], S_col, (real)svd->t[1], S_col + Kn, Kn);
+        } else {
+            memset(ws->a_row, 0, (size_t)Kn * sizeof(real));
+            memset(ws->a_col, 0, (size_t)Kn * sizeof(real));
+            for (int rho = 0; rho < r; rho++) {
+                vec_axpy(ws->a_row, (real)svd->u[rho], S_row + (size_t)rho * Kn, Kn);
+                vec_axpy(ws->a_col, (real)svd->t[rho], S_col + (size_t)rho * Kn, Kn);
+            }
         }
     } else {
         memcpy(ws->a_row, S_row, (size_t)Kn * sizeof(real));

@@ -241,13 +241,19 @@ static void score_chunk(UmUltraMemV2 *l, int t0, int nt) {
 // scores, row i of the chunk: fills ws (not its S_row, S_col), virt (m), total (m).
 static void search_one(const UmUltraMemV2 *l, UmUltraMemSearch *ws, int *virt, real *total, int i) {
     int Kn = l->Kn, m = l->cfg.m, r = l->cfg.r;
-    memset(ws->a_row, 0, (size_t)Kn * sizeof(real));
-    memset(ws->a_col, 0, (size_t)Kn * sizeof(real));
-    for (int rho = 0; rho < r; rho++) {
-        const real *Sr = chunk_scores(l, 0, rho, i), *Sc = chunk_scores(l, 1, rho, i);
-        // the separable selection scores u.S_row, t.S_col (rank-1 part of the core)
-        vec_axpy(ws->a_row, (real)l->svd.u[rho], Sr, Kn);
-        vec_axpy(ws->a_col, (real)l->svd.t[rho], Sc, Kn);
+    // the separable selection scores u.S_row, t.S_col (rank-1 part of the core)
+    if (r == 2) {  // one pass, the same bits as zeroing and two axpys
+        vec_lincomb2(ws->a_row, (real)l->svd.u[0], chunk_scores(l, 0, 0, i), (real)l->svd.u[1], chunk_scores(l, 0, 1, i),
+                     Kn);
+        vec_lincomb2(ws->a_col, (real)l->svd.t[0], chunk_scores(l, 1, 0, i), (real)l->svd.t[1], chunk_scores(l, 1, 1, i),
+                     Kn);
+    } else {
+        memset(ws->a_row, 0, (size_t)Kn * sizeof(real));
+        memset(ws->a_col, 0, (size_t)Kn * sizeof(real));
+        for (int rho = 0; rho < r; rho++) {
+            vec_axpy(ws->a_row, (real)l->svd.u[rho], chunk_scores(l, 0, rho, i), Kn);
+            vec_axpy(ws->a_col, (real)l->svd.t[rho], chunk_scores(l, 1, rho, i), Kn);
+        }
     }
     um_ultramem_topk(ws->rows, ws->row_val, ws->a_row, NULL, Kn, m);
     um_ultramem_topk(ws->cols, ws->col_val, ws->a_col, NULL, Kn, m);
