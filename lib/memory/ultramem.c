@@ -447,6 +447,25 @@ static void record_winners(UmUltraMem *l, const UmUltraMemSearch *ws, size_t th,
         memcpy(w, s, (size_t)m * hc * sizeof(real));
 }
 
+// A decode step's few tokens: the keys (4 MB at n 504, E 4, far more than
+// L2) are what costs, so each block of KEY_BLOCK keys (32 KB at Dk 128) is
+// scored against every token while it sits in L1: the keys stream from
+// memory once. matmul_forward with under 4 rows does one vec_score_keys
+// pass per row over all keys (the same sums, bit for bit, as here: the
+// kernel's groups of 4 keys line up with blocks of 64), re-reading them from
+// L3 for every row; from 4 rows on its decode kernel was slower still.
+#define FEW_TOKENS 16
+#define KEY_BLOCK 64
+void um_score_keys_blocked(real *S, const real *q, const real *keys, int nt, int Dk, int cols) {
+    int nblocks = (cols + KEY_BLOCK - 1) / KEY_BLOCK;
+#pragma omp parallel for if ((double)nt * cols * Dk >= 1 << 20)
+    for (int b = 0; b < nblocks; b++) {  // blocks own disjoint columns of S
+        int k0 = b * KEY_BLOCK, kb = cols - k0 < KEY_BLOCK ? cols - k0 : KEY_BLOCK;
+        for (int t = 0; t < nt; t++)
+            vec_score_keys(S + (size_t)t * cols + k0, q + (size_t)t * Dk, keys + (size_t)k0 * Dk, kb, Dk);
+    }
+}
+
 // Side scores of nt tokens from t0: for each (head, side),
 //   side_scores[h, side] (nt, r*Kn) = qn_side (nt, Dk) @ khat[h, side]^T
 // (the r rank blocks of a (head, side) are contiguous, r*Kn keys in all).
@@ -461,9 +480,14 @@ static void score_chunk(UmUltraMem *l, int t0, int nt) {
                 memcpy(l->q_side + (size_t)t * Dk, l->qn + (size_t)(t0 + t) * QD + ((size_t)hq * 2 + side) * Dk,
                        (size_t)Dk * sizeof(real));
             // with share_query every head reads this one query (hq = 0)
-            for (int h = l->cfg.share_query ? 0 : hq; h < (l->cfg.share_query ? H : hq + 1); h++)
-                matmul_forward(l->side_scores + ((size_t)h * 2 + side) * l->score_chunk * cols, l->q_side,
-                               khat_at(l, l->khat, h, side, 0), NULL, nt, Dk, (int)cols);
+            for (int h = l->cfg.share_query ? 0 : hq; h < (l->cfg.share_query ? H : hq + 1); h++) {
+                real *S = l->side_scores + ((size_t)h * 2 + side) * l->score_chunk * cols;
+                const real *K = khat_at(l, l->khat, h, side, 0);
+                if (nt <= FEW_TOKENS)
+                    um_score_keys_blocked(S, l->q_side, K, nt, Dk, (int)cols);
+                else
+                    matmul_forward(S, l->q_side, K, NULL, nt, Dk, (int)cols);
+            }
         }
 }
 

@@ -211,4 +211,12 @@ void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int
 void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, int rows, int D);
 void um_ultramem_search_free(UmUltraMemSearch *ws);
 
+// Side scores of a few queries (a decode step) against a block of keys:
+//   q (nt, Dk), keys (cols, Dk) -> S (nt, cols), S[t][k] = <keys[k], q[t]>
+// the same product as matmul_forward(S, q, keys, NULL, nt, Dk, cols), with
+// the keys read from memory once: blocks of 64 keys, each scored against
+// every query while it is in L1 (vec_score_keys; bit-identical to
+// matmul_forward's path for nt < 4). V1 and V2 use it up to 16 tokens.
+void um_score_keys_blocked(real *S, const real *q, const real *keys, int nt, int Dk, int cols);
+
 #endif

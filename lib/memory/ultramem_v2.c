@@ -232,8 +232,12 @@ static void score_chunk(UmUltraMemV2 *l, int t0, int nt) {
         for (int rho = 0; rho < l->cfg.r; rho++) {
             for (int t = 0; t < nt; t++)
                 memcpy(l->q_side + (size_t)t * Dk, l->qn + q_off(l, t0 + t, side, rho), (size_t)Dk * sizeof(real));
-            matmul_forward((real *)chunk_scores(l, side, rho, 0), l->q_side, khat_at(l, l->khat, side, rho), NULL, nt,
-                           Dk, l->Kn);
+            if (nt <= 16)  // a decode step: keys streamed once, see um_score_keys_blocked
+                um_score_keys_blocked((real *)chunk_scores(l, side, rho, 0), l->q_side, khat_at(l, l->khat, side, rho),
+                                      nt, Dk, l->Kn);
+            else
+                matmul_forward((real *)chunk_scores(l, side, rho, 0), l->q_side, khat_at(l, l->khat, side, rho), NULL,
+                               nt, Dk, l->Kn);
         }
 }
 
