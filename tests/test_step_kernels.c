@@ -107,8 +107,8 @@ START_TEST(layernorm_backward_paths_agree) {
                     double norm = ((double)x[i] - mean[n]) * rstd[n], dnorm = (double)dy[i] * w[d];
                     double mag = fabs((double)dx0[i]) + rstd[n] * (fabs(dnorm) + m1 + fabs(norm) * m2);
                     ck_assert_msg(fabs((double)dx[i] - (double)dx_ref[i]) <= 1e-5 * mag,
-                                  "layernorm dx[%d][%d] %.9g vs %.9g (D %d, %s)", n, d, (double)dx[i], (double)dx_ref[i],
-                                  D, um_simd_path_name());
+                                  "layernorm dx[%d][%d] %.9g vs %.9g (D %d, %s)", n, d, (double)dx[i],
+                                  (double)dx_ref[i], D, um_simd_path_name());
                 }
             }
             // the parameter gradients are the same loop on every path
@@ -153,7 +153,8 @@ START_TEST(softmax_scaled_matches_ref) {
         for (size_t l = 0; l < sizeof LENS / sizeof LENS[0]; l++)
             for (int in_place = 0; in_place < 2; in_place++) {
                 const int n = LENS[l];
-                real *x = um_alloc(n * sizeof(real)), *got = um_alloc(n * sizeof(real)), *want = um_alloc(n * sizeof(real));
+                real *x = um_alloc(n * sizeof(real)), *got = um_alloc(n * sizeof(real));
+                real *want = um_alloc(n * sizeof(real));
                 for (int i = 0; i < n; i++) x[i] = (real)((rng_uniform(&rng) * 2 - 1) * 30 / scale);
                 softmax_scaled_ref(want, x, n, scale);
                 real *out = in_place ? x : got;

@@ -201,7 +201,8 @@ static void macro_kernel(const GemmKernel *kern, int mc, int nc, int kc, const A
         for (int ir = 0; ir < mc; ir += MR) {
             const int mr = min_int(MR, mc - ir);
             // the A sliver: A itself for a full one, the packed copy for the ragged one
-            const float *a = mr == MR ? ab->A.p + (size_t)(ab->i0 + ir) * ab->A.rs + (size_t)ab->k0 * ab->A.cs : ab->edge;
+            const float *a_here = ab->A.p + (size_t)(ab->i0 + ir) * ab->A.rs + (size_t)ab->k0 * ab->A.cs;
+            const float *a = mr == MR ? a_here : ab->edge;
             const size_t ars = mr == MR ? ab->A.rs : 1, acs = mr == MR ? ab->A.cs : (size_t)MR;
             float *c = C + (size_t)ir * ldc + jr;
             if (mr == MR && nr == NR) {

@@ -46,7 +46,8 @@ void softmax_scaled_avx512(float *p, const float *x, int n, float scale) {
         sum = _mm512_add_ps(sum, e);
     }
     if (tail) {
-        __m512 e = _mm512_maskz_mov_ps(k, exp_avx512(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + full), vs), vmax)));
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + full), vs);
+        __m512 e = _mm512_maskz_mov_ps(k, exp_avx512(_mm512_sub_ps(v, vmax)));
         _mm512_mask_storeu_ps(p + full, k, e);
         sum = _mm512_add_ps(sum, e);
     }

@@ -126,7 +126,8 @@ void attention_forward(real *out, real *att, const real *qkv, int B, int T, int 
                 for (int h = 0; h < H; h++) {
                     real *att_h = att + ((size_t)b * H + h) * T * T;
                     real *out_h = out + (size_t)b * T * D + (size_t)h * hs;
-                    attention_head_forward_fast(out_h, att_h, scratch, scratch + (size_t)QUERY_BLOCK * T, qkv, b, h, T, D, hs);
+                    real *kt = scratch + (size_t)QUERY_BLOCK * T;
+                    attention_head_forward_fast(out_h, att_h, scratch, kt, qkv, b, h, T, D, hs);
                 }
         } else {
 #pragma omp for collapse(3)
