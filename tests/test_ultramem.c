@@ -587,6 +587,7 @@ START_TEST(test_filtered_topk_equals_topk) {
                 for (int i = 0; i < n; i++) {
                     // trials 0-2: continuous values; 3-5: few distinct values (ties everywhere)
                     x[i] = trial < 3 ? (real)rng_normal(&rng) : (real)rng_below(&rng, 4);
+                    if (trial >= 3 && x[i] == 0 && i % 2) x[i] = (real)-0.0;  // -0 ties with +0
                     perm[i] = i;
                 }
                 for (int i = n - 1; i > 0; i--) {  // distinct tie keys in shuffled order
@@ -653,7 +654,7 @@ START_TEST(test_inference_mode_caches_keys_exactly) {
     one_thread();
     UmUltraMemConfig cfg = small_full();
     Fixture f;
-    fixture_init(&f, &cfg, 7, 12, 41);
+    fixture_init(&f, &cfg, 40, 12, 41);  // > 16 tokens: the gemm scoring path
     size_t nd = (size_t)f.N * f.D;
     real *plain = um_alloc(nd * sizeof(real)), *cached = um_alloc(nd * sizeof(real));
     um_ultramem_forward(&f.l, plain, f.inp, f.N);  // off: prepared per forward

@@ -168,7 +168,7 @@ static void v2_small(UmParamRegistry *reg, UmUltraMemV2 *l, int N, int D) {
 }
 
 START_TEST(test_v2_inference_mode_caches_keys_exactly) {
-    int N = 7, D = 12;
+    int N = 40, D = 12;  // > 16 tokens: the gemm scoring path
     size_t nd = (size_t)N * D;
     UmParamRegistry reg;
     UmUltraMemV2 l;

@@ -144,8 +144,25 @@ void um_ultramem_search_alloc(UmUltraMemSearch *ws, int Kn, int m, int r, int Dk
     ws->sel_cell = alloc_ints(m);
 }
 
+#ifdef UM_DOUBLE
 // "v (tie key kv) ranks above w (kw)": larger value, or equal and lower key.
 static int ranks_above(real v, int kv, real w, int kw) { return v > w || (v == w && kv < kw); }
+#endif
+
+#ifndef UM_DOUBLE
+// A float score v (not NaN) and its tie key kv >= 0 as one number that
+// orders like ranks_above: a larger code ranks above. High half: v's bits
+// mapped so unsigned order is numeric order (negatives flipped, the sign set
+// on positives; -0 first made +0, since -0 == +0); low half: the key
+// reversed, so among equal values the lower key is larger.
+static inline uint64_t rank_code(float v, int kv) {
+    uint32_t u;
+    v += 0.0f;  // -0 + 0 = +0
+    memcpy(&u, &v, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ((uint64_t)u << 32) | (uint32_t)(0xffffffffu - (uint32_t)kv);
+}
+#endif
 
 void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k) {
     // tau: group g holds x[g], x[k + g], x[2k + g], ... (the first (n/k) k
@@ -166,9 +183,20 @@ void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int
     // Blocks of 256: first the positions that reach thr (vec_indices_at_least:
     // 16 compares and one compress store at a time; NaN never reaches), then
     // those few are insertion-sorted into the list.
-    real bv[k];
-    int bk[k], c = 0, pass[256];
+    int c = 0, pass[256];
     real thr = tau;
+#ifndef UM_DOUBLE
+    // Each entry's value and tie key as one unsigned number (rank_code), so
+    // the insertion is one integer compare per step and shifts two arrays.
+    uint64_t bc[k];
+#define RANK_OF(v, kv) rank_code(v, kv)
+#define ABOVE(a, b) ((a) > (b))
+#else
+    // double (the gradient-check build): no room for the key beside the value
+    struct { real v; int k; } bc[k];
+#define RANK_OF(v, kv) ((__typeof__(bc[0])){v, kv})
+#define ABOVE(a, b) ranks_above((a).v, (a).k, (b).v, (b).k)
+#endif
     for (int i0 = 0; i0 < n; i0 += 256) {
         int i1 = n - i0 < 256 ? n : i0 + 256;
         int np = vec_indices_at_least(pass, x + i0, i1 - i0, thr, i0);  // SIMD compare + compress
@@ -176,20 +204,22 @@ void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int
             int i = pass[p];
             real v = x[i];
             if (!(v >= thr)) continue;  // thr rose since the block was scanned
-            int kv = tiekey ? tiekey[i] : i;
-            if (c == k && !ranks_above(v, kv, bv[k - 1], bk[k - 1])) continue;
+            __typeof__(bc[0]) code = RANK_OF(v, tiekey ? tiekey[i] : i);
+            if (c == k && !ABOVE(code, bc[k - 1])) continue;
             int j = c < k ? c++ : k - 1;  // full: the last one drops out
-            for (; j > 0 && ranks_above(v, kv, bv[j - 1], bk[j - 1]); j--)
-                bv[j] = bv[j - 1], bk[j] = bk[j - 1], idx[j] = idx[j - 1];
-            bv[j] = v, bk[j] = kv, idx[j] = i;
-            if (c == k) thr = bv[k - 1] > tau ? bv[k - 1] : tau;
+            for (; j > 0 && ABOVE(code, bc[j - 1]); j--) bc[j] = bc[j - 1], idx[j] = idx[j - 1];
+            bc[j] = code, idx[j] = i;
+            if (c == k) thr = x[idx[k - 1]] > tau ? x[idx[k - 1]] : tau;
         }
     }
+#undef RANK_OF
+#undef ABOVE
     if (c < k) {  // only with NaN among the scores: leave them to topk as before
         topk_tiekey(idx, val, x, tiekey, n, k);
         return;
     }
-    if (val) memcpy(val, bv, (size_t)k * sizeof(real));
+    if (val)
+        for (int j = 0; j < k; j++) val[j] = x[idx[j]];
 }
 
 void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, int rows, int D) {
@@ -259,6 +289,7 @@ static void alloc_cache(UmUltraMem *l) {
     l->q_rstd = alloc_reals(N * l->Hq * 2);
     l->khat = alloc_reals(key_rows * Dk);
     l->k_rstd = alloc_reals(key_rows);
+    l->khat_t = alloc_reals(key_rows * Dk);
     l->virt = alloc_ints(reads);
     l->phys = alloc_ints(reads);
     l->block = alloc_ints(reads);
@@ -285,7 +316,7 @@ static void alloc_cache(UmUltraMem *l) {
 }
 
 void um_ultramem_free(UmUltraMem *l) {
-    real *reals[] = {l->core_sum, l->aux_dcore, l->q, l->qn, l->q_rstd, l->khat, l->k_rstd, l->win_R, l->win_Q,
+    real *reals[] = {l->core_sum, l->aux_dcore, l->q, l->qn, l->q_rstd, l->khat, l->khat_t, l->k_rstd, l->win_R, l->win_Q,
                      l->total, l->score, l->weight, l->acc, l->dacc, l->dweight, l->dR, l->dQ, l->dqn_head,
                      l->dqn, l->dq, l->dkhat, l->q_side, l->side_scores};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);
@@ -328,6 +359,12 @@ static void prepare_keys_and_cores(UmUltraMem *l) {
         um_ultramem_rmsnorm(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, key_rows, l->cfg.Dk);
     else
         memcpy(l->khat, l->keys->data, (size_t)key_rows * l->cfg.Dk * sizeof(real));
+    // the scoring gemm reads keys as B (Dk, r*Kn): row-major, it reads them in
+    // place; as khat^T it would repack them for every chunk of every forward
+    int cols = r * l->Kn;
+    for (int hs = 0; hs < 2 * H; hs++)
+        matrix_transpose(l->khat_t + (size_t)hs * cols * l->cfg.Dk, cols, l->khat + (size_t)hs * cols * l->cfg.Dk,
+                         l->cfg.Dk, cols, l->cfg.Dk);
     l->aux_loss = 0;
     memset(l->aux_dcore, 0, (size_t)H * rr * sizeof(real));
     if (!l->cfg.tdqkr) return;
@@ -482,11 +519,13 @@ static void score_chunk(UmUltraMem *l, int t0, int nt) {
             // with share_query every head reads this one query (hq = 0)
             for (int h = l->cfg.share_query ? 0 : hq; h < (l->cfg.share_query ? H : hq + 1); h++) {
                 real *S = l->side_scores + ((size_t)h * 2 + side) * l->score_chunk * cols;
-                const real *K = khat_at(l, l->khat, h, side, 0);
-                if (nt <= FEW_TOKENS)
-                    um_score_keys_blocked(S, l->q_side, K, nt, Dk, (int)cols);
-                else
-                    matmul_forward(S, l->q_side, K, NULL, nt, Dk, (int)cols);
+                if (nt <= FEW_TOKENS) {
+                    um_score_keys_blocked(S, l->q_side, khat_at(l, l->khat, h, side, 0), nt, Dk, (int)cols);
+                } else {  // S (nt, cols) = q_side (nt, Dk) @ khat_t[h, side] (Dk, cols)
+                    const real *Kt = l->khat_t + ((size_t)h * 2 + side) * Dk * cols;
+                    matmul_views(S, cols, (UmMatView){l->q_side, (size_t)Dk, 1}, (UmMatView){Kt, cols, 1}, nt, (int)cols,
+                                 Dk, 0);
+                }
             }
         }
 }

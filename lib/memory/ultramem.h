@@ -121,6 +121,7 @@ typedef struct {
     int N;
     real *q, *qn, *q_rstd;  // (N, Hq*2*Dk), (N, Hq*2*Dk), (N*Hq*2)
     real *khat, *k_rstd;    // (H*2*r*Kn, Dk) normalised keys, (H*2*r*Kn)
+    real *khat_t;           // (H, 2, Dk, r*Kn) khat of each (head, side) transposed: read in place by the scoring gemm
     int *virt, *phys, *block;  // (N, H, m) winners best first
     real *win_R, *win_Q;       // (N, H, m, r) their side-score vectors
     real *total;               // (N, H, m) summed-core (selection) score

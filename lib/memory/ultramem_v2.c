@@ -134,7 +134,7 @@ static void alloc_cache(UmUltraMemV2 *l) {
     size_t N = (size_t)l->max_tokens, m = c->m, r = c->r, h = c->cores, Dk = c->Dk;
     size_t QD = 2 * (size_t)l->Rq * Dk, reads = N * m, key_rows = 2 * r * (size_t)l->Kn;
     l->q = alloc_reals(N * QD), l->qn = alloc_reals(N * QD), l->q_rstd = alloc_reals(N * 2 * l->Rq);
-    l->khat = alloc_reals(key_rows * Dk), l->k_rstd = alloc_reals(key_rows);
+    l->khat = alloc_reals(key_rows * Dk), l->k_rstd = alloc_reals(key_rows), l->khat_t = alloc_reals(key_rows * Dk);
     l->virt = alloc_ints(reads), l->win = alloc_ints(reads);
     l->win_R = alloc_reals(reads * r), l->win_Q = alloc_reals(reads * r);
     l->total = alloc_reals(reads), l->score = alloc_reals(reads * h);
@@ -151,7 +151,7 @@ static void alloc_cache(UmUltraMemV2 *l) {
 }
 
 void um_ultramem_v2_free(UmUltraMemV2 *l) {
-    real *reals[] = {l->q,     l->qn,   l->q_rstd, l->khat, l->k_rstd, l->win_R, l->win_Q, l->total,
+    real *reals[] = {l->khat_t, l->q, l->qn, l->q_rstd, l->khat, l->k_rstd, l->win_R, l->win_Q, l->total,
                      l->score, l->tq,   l->pre,    l->act,  l->acc,    l->dacc,  l->dscore, l->dpre,
                      l->dtq,   l->dR,   l->dQ,     l->dqn,  l->dq,     l->dkhat, l->q_side, l->side_scores};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);
@@ -213,6 +213,10 @@ static void query_forward(UmUltraMemV2 *l, const real *inp, int N) {
 static void prepare_keys_and_cores(UmUltraMemV2 *l) {
     int r = l->cfg.r;
     um_ultramem_rmsnorm(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, 2 * r * l->Kn, l->cfg.Dk);
+    // each (side, rank) block transposed: the scoring gemm reads it in place, as B (Dk, Kn)
+    for (int b = 0; b < 2 * r; b++)
+        matrix_transpose(l->khat_t + (size_t)b * l->Kn * l->cfg.Dk, l->Kn, l->khat + (size_t)b * l->Kn * l->cfg.Dk,
+                         l->cfg.Dk, l->Kn, l->cfg.Dk);
     tucker_core_sum(l->core_sum, l->cores->data, l->cfg.cores, r);
     tucker_svd(&l->svd, l->core_sum, r);
 }
@@ -235,9 +239,9 @@ static void score_chunk(UmUltraMemV2 *l, int t0, int nt) {
             if (nt <= 16)  // a decode step: keys streamed once, see um_score_keys_blocked
                 um_score_keys_blocked((real *)chunk_scores(l, side, rho, 0), l->q_side, khat_at(l, l->khat, side, rho),
                                       nt, Dk, l->Kn);
-            else
-                matmul_forward((real *)chunk_scores(l, side, rho, 0), l->q_side, khat_at(l, l->khat, side, rho), NULL,
-                               nt, Dk, l->Kn);
+            else  // q_side (nt, Dk) @ khat_t[side, rho] (Dk, Kn)
+                matmul_views((real *)chunk_scores(l, side, rho, 0), (size_t)l->Kn, (UmMatView){l->q_side, (size_t)Dk, 1},
+                             (UmMatView){khat_at(l, l->khat_t, side, rho), (size_t)l->Kn, 1}, nt, l->Kn, Dk, 0);
         }
 }
 

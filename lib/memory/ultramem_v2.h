@@ -103,6 +103,7 @@ typedef struct {
     int N;
     real *q, *qn, *q_rstd;  // (N, 2*Rq*Dk), same, (N*2*Rq)
     real *khat, *k_rstd;    // (2*r*Kn, Dk), (2*r*Kn)
+    real *khat_t;           // (2, r, Dk, Kn) each (side, rank) block of khat transposed, for the scoring gemm
     int *virt, *win;        // (N, m) winning virtual addresses best first, their window rows
     real *win_R, *win_Q;    // (N, m, r)
     real *total;            // (N, m) summed-core score
