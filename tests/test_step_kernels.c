@@ -1,6 +1,6 @@
 // test_step_kernels.c: the SIMD loops of a training step besides the matmul
-// kernels (LayerNorm backward, AdamW, attention's softmax rows and its
-// transposes) against their scalar references: for LayerNorm and AdamW the
+// kernels (LayerNorm backward, RMSNorm, AdamW, attention's softmax rows and
+// its transposes) against their scalar references: for the norms and AdamW the
 // plain loops in lib/nn reached with UM_SIMD=scalar, otherwise the _ref
 // functions beside the kernels.
 //
@@ -204,12 +204,67 @@ START_TEST(softmax_scaled_backward_matches_ref) {
 }
 END_TEST
 
+// RMSNorm forward (y, rstd) and backward (dinp) against the scalar loops,
+// tolerances relative to the terms; dweight is the same loop on every path.
+START_TEST(rmsnorm_paths_agree) {
+    UmRng rng;
+    rng_seed(&rng, 85);
+    static const int WIDTHS[] = {1, 5, 8, 16, 17, 33, 53, 128};
+    const int N = 7;
+    for (size_t s = 0; s < sizeof WIDTHS / sizeof WIDTHS[0]; s++) {
+        const int D = WIDTHS[s];
+        const size_t nd = (size_t)N * D;
+        real *x = um_alloc(nd * sizeof(real)), *dy = um_alloc(nd * sizeof(real)), *w = um_alloc(D * sizeof(real));
+        real *dx0 = um_alloc(nd * sizeof(real));
+        fill_normal(x, nd, &rng, 2.0), fill_normal(dy, nd, &rng, 1.0), fill_normal(w, D, &rng, 1.0);
+        fill_normal(dx0, nd, &rng, 1.0);
+        ck_assert_int_eq(um_simd_use(UM_SIMD_SCALAR), 0);
+        real *y_ref = um_alloc(nd * sizeof(real)), *rs_ref = um_alloc(N * sizeof(real));
+        real *dx_ref = dup(dx0, nd), *dw_ref = um_alloc(D * sizeof(real));
+        rmsnorm_forward(y_ref, rs_ref, x, w, N, D);
+        rmsnorm_backward(dx_ref, dw_ref, dy, x, w, rs_ref, N, D);
+        for (int p = 0; p < 2; p++) {
+            if (step_use_path(STEP_FAST_PATHS[p]) != 0) continue;
+            real *y = um_alloc(nd * sizeof(real)), *rs = um_alloc(N * sizeof(real));
+            real *dx = dup(dx0, nd), *dw = um_alloc(D * sizeof(real));
+            rmsnorm_forward(y, rs, x, w, N, D);
+            rmsnorm_backward(dx, dw, dy, x, w, rs_ref, N, D);  // the same rstd, so only the backward differs
+            for (int n = 0; n < N; n++) {
+                ck_assert_msg(fabs((double)rs[n] - (double)rs_ref[n]) <= 1e-6 * (double)rs_ref[n], "rmsnorm rstd %d",
+                              n);
+                double m = 0;
+                for (int d = 0; d < D; d++) {
+                    size_t i = (size_t)n * D + d;
+                    m += fabs((double)dy[i] * w[d] * x[i] * rs_ref[n]) / D;
+                }
+                for (int d = 0; d < D; d++) {
+                    size_t i = (size_t)n * D + d;
+                    double ymag = fabs((double)x[i] * rs_ref[n] * w[d]);
+                    ck_assert_msg(fabs((double)y[i] - (double)y_ref[i]) <= 2e-6 * ymag + 1e-30,
+                                  "rmsnorm y[%d][%d] (%s)", n, d, um_simd_path_name());
+                    double dmag = fabs((double)dx0[i]) + rs_ref[n] * (fabs((double)dy[i] * w[d]) +
+                                                                      fabs((double)x[i] * rs_ref[n]) * m);
+                    ck_assert_msg(fabs((double)dx[i] - (double)dx_ref[i]) <= 1e-5 * dmag,
+                                  "rmsnorm dx[%d][%d] %.9g vs %.9g (D %d, %s)", n, d, (double)dx[i],
+                                  (double)dx_ref[i], D, um_simd_path_name());
+                }
+            }
+            ck_assert(memcmp(dw, dw_ref, D * sizeof(real)) == 0);
+            um_free(y), um_free(rs), um_free(dx), um_free(dw);
+        }
+        um_free(x), um_free(dy), um_free(w), um_free(dx0), um_free(y_ref), um_free(rs_ref), um_free(dx_ref);
+        um_free(dw_ref);
+    }
+}
+END_TEST
+
 Suite *step_kernels_suite(void) {
     Suite *s = suite_create("step_kernels");
     TCase *tc = tcase_create("simd_vs_scalar");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, adamw_paths_give_the_same_bits);
     tcase_add_test(tc, layernorm_backward_paths_agree);
+    tcase_add_test(tc, rmsnorm_paths_agree);
     tcase_add_test(tc, matrix_transpose_is_exact);
     tcase_add_test(tc, softmax_scaled_matches_ref);
     tcase_add_test(tc, softmax_scaled_backward_matches_ref);

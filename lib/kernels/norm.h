@@ -1,4 +1,5 @@
-// norm.h: the row loops of LayerNorm forward and backward (lib/nn/layernorm.c).
+// norm.h: the row loops of LayerNorm and RMSNorm, forward and backward
+// (lib/nn/layernorm.c).
 //
 // One row of D values is normalised: mean, variance from the centred values,
 // rstd = 1/sqrt(var + eps), y = (x - mean) * rstd * w + b. Any length >= 1,
@@ -30,6 +31,14 @@ void layernorm_backward_row_avx2(float *dx, const float *dy, const float *x, con
                                  int D);
 void layernorm_backward_row_avx512(float *dx, const float *dy, const float *x, const float *w, float mean, float rstd,
                                    int D);
+
+// RMSNorm rows: x (D), w (D) -> y (D) and the row's rstd; the backward's dx
+// (D) += from dy (D). The scalar references are rmsnorm_forward's and
+// rmsnorm_backward's loops in layernorm.c (UM_SIMD=scalar); a few ulps apart.
+void rmsnorm_row_avx2(float *y, float *rstd, const float *x, const float *w, int D, double eps);
+void rmsnorm_row_avx512(float *y, float *rstd, const float *x, const float *w, int D, double eps);
+void rmsnorm_backward_row_avx2(float *dx, const float *dy, const float *x, const float *w, float rstd, int D);
+void rmsnorm_backward_row_avx512(float *dx, const float *dy, const float *x, const float *w, float rstd, int D);
 #endif
 
 #endif

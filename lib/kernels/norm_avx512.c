@@ -66,3 +66,45 @@ void layernorm_backward_row_avx512(float *dx, const float *dy, const float *x, c
         _mm512_mask_storeu_ps(dx + d, m, _mm512_fmadd_ps(vrs, inner, _mm512_maskz_loadu_ps(m, dx + d)));
     }
 }
+
+// RMSNorm (lib/nn/layernorm.c has the maths and the scalar loops): the row's
+// rstd = 1/sqrt(mean(x^2) + eps), y = x * rstd * w.
+void rmsnorm_row_avx512(float *y, float *rstd, const float *x, const float *w, int D, double eps) {
+    const int tail = D % 16, full = D - tail;
+    const __mmask16 k = first_lanes(tail);
+    __m512 sq = _mm512_setzero_ps();
+    for (int d = 0; d < full + (tail ? 16 : 0); d += 16) {
+        const __m512 xv = _mm512_maskz_loadu_ps(d < full ? (__mmask16)0xFFFF : k, x + d);
+        sq = _mm512_fmadd_ps(xv, xv, sq);
+    }
+    const float s = (float)(1.0 / sqrt((double)(_mm512_reduce_add_ps(sq) / D) + eps));
+    const __m512 vs = _mm512_set1_ps(s);
+    for (int d = 0; d < full + (tail ? 16 : 0); d += 16) {
+        const __mmask16 m = d < full ? (__mmask16)0xFFFF : k;
+        const __m512 norm = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + d), vs);
+        _mm512_mask_storeu_ps(y + d, m, _mm512_mul_ps(norm, _mm512_maskz_loadu_ps(m, w + d)));
+    }
+    *rstd = s;
+}
+
+// dx += rstd * (dnorm - norm * mean(dnorm * norm)), norm = x * rstd, dnorm = dy * w.
+void rmsnorm_backward_row_avx512(float *dx, const float *dy, const float *x, const float *w, float rstd, int D) {
+    const int tail = D % 16, full = D - tail;
+    const __mmask16 k = first_lanes(tail);
+    const __m512 vrs = _mm512_set1_ps(rstd);
+    __m512 s_dnorm_norm = _mm512_setzero_ps();
+    for (int d = 0; d < full + (tail ? 16 : 0); d += 16) {
+        const __mmask16 m = d < full ? (__mmask16)0xFFFF : k;
+        const __m512 norm = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + d), vrs);
+        const __m512 dnorm = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + d), _mm512_maskz_loadu_ps(m, w + d));
+        s_dnorm_norm = _mm512_fmadd_ps(dnorm, norm, s_dnorm_norm);
+    }
+    const __m512 mean_dnorm_norm = _mm512_set1_ps(_mm512_reduce_add_ps(s_dnorm_norm) / D);
+    for (int d = 0; d < full + (tail ? 16 : 0); d += 16) {
+        const __mmask16 m = d < full ? (__mmask16)0xFFFF : k;
+        const __m512 norm = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + d), vrs);
+        const __m512 dnorm = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + d), _mm512_maskz_loadu_ps(m, w + d));
+        const __m512 inner = _mm512_fnmadd_ps(norm, mean_dnorm_norm, dnorm);
+        _mm512_mask_storeu_ps(dx + d, m, _mm512_fmadd_ps(vrs, inner, _mm512_maskz_loadu_ps(m, dx + d)));
+    }
+}

@@ -104,11 +104,32 @@ void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout
 
 // inp (N,D), weight (D) -> out (N,D); caches rstd (N)
 // Like LayerNorm without centring and without a bias.
+// The SIMD RMSNorm rows of kernels/norm.h for this path (both NULL: scalar).
+typedef void (*RmsRowFn)(real *y, real *rstd, const real *x, const real *w, int D, double eps);
+typedef void (*RmsBackwardRowFn)(real *dx, const real *dy, const real *x, const real *w, real rstd, int D);
+static void simd_rms_rows(RmsRowFn *fwd, RmsBackwardRowFn *bwd) {
+    *fwd = NULL, *bwd = NULL;
+#ifndef UM_NO_SIMD
+    switch (um_simd_path()) {
+    case UM_SIMD_AVX512: *fwd = rmsnorm_row_avx512, *bwd = rmsnorm_backward_row_avx512; break;
+    case UM_SIMD_AVX2: *fwd = rmsnorm_row_avx2, *bwd = rmsnorm_backward_row_avx2; break;
+    default: break;
+    }
+#endif
+}
+
 void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight, int N, int D) {
+    RmsRowFn row;
+    RmsBackwardRowFn unused;
+    simd_rms_rows(&row, &unused);
 #pragma omp parallel for
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * D;
         real *y = out + (size_t)n * D;
+        if (row) {  // the same row, 8 or 16 columns at a time
+            row(y, &rstd[n], x, weight, D, RMSNORM_EPS);
+            continue;
+        }
         real ms = 0;
         for (int d = 0; d < D; d++) ms += x[d] * x[d];
         ms /= D;
@@ -124,11 +145,18 @@ void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight,
 //   dx += rstd * (dnorm - norm * mean(dnorm * norm))
 void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *inp, const real *weight,
                       const real *rstd, int N, int D) {
+    RmsRowFn unused;
+    RmsBackwardRowFn row;
+    simd_rms_rows(&unused, &row);
 #pragma omp parallel for
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * D;
         const real *dy = dout + (size_t)n * D;
         real *dx = dinp + (size_t)n * D;
+        if (row) {  // the same row, 8 or 16 columns at a time
+            row(dx, dy, x, weight, rstd[n], D);
+            continue;
+        }
         real mean_dnorm_norm = 0;
         for (int d = 0; d < D; d++) mean_dnorm_norm += dy[d] * weight[d] * x[d] * rstd[n];
         mean_dnorm_norm /= D;
