@@ -643,6 +643,46 @@ START_TEST(vec_lincomb2_matches_ref_and_two_axpys) {
 }
 END_TEST
 
+// Merging candidates into a top-k list: each fast path gives the reference's
+// list (codes and positions) exactly, from empty and part-full lists, with
+// k up to and past the AVX-512 path's 32 registers' lanes.
+START_TEST(vec_topk_merge_matches_ref) {
+    UmRng rng;
+    rng_seed(&rng, 32);
+    const int ks[] = {1, 2, 5, 8, 9, 16, 17, 31, 32, 40};
+    for (int p = 0; p < NFAST; p++) {
+        if (use_path(FAST_PATHS[p]) != 0) continue;
+        for (int ki = 0; ki < (int)(sizeof ks / sizeof ks[0]); ki++)
+            for (int trial = 0; trial < 20; trial++) {
+                int k = ks[ki], ncand = (int)rng_below(&rng, 300), c0 = (int)rng_below(&rng, (uint32_t)k + 1);
+                uint64_t cand[300], list[40], list_ref[40];
+                int cidx[300], li[40], li_ref[40];
+                for (int i = 0; i < ncand; i++) {  // unique codes: random high half, the position below
+                    uint64_t hi = 1 + (uint64_t)rng_below(&rng, trial % 2 ? 8 : 1u << 30);  // odd trials: many equal highs
+                    cand[i] = hi << 32 | (uint32_t)(0xffffffffu - (uint32_t)i);
+                    cidx[i] = i;
+                }
+                // a valid starting list: the c0 best of a first batch, through the reference
+                uint64_t first[40];
+                int fidx[40];
+                for (int j = 0; j < c0; j++)
+                    first[j] = (uint64_t)(1 + rng_below(&rng, 1u << 30)) << 32 | (uint32_t)(1000 + j), fidx[j] = 1000 + j;
+                int c = vec_topk_merge_ref(list_ref, li_ref, 0, k, first, fidx, c0);
+                memcpy(list, list_ref, (size_t)c * sizeof(uint64_t));
+                memcpy(li, li_ref, (size_t)c * sizeof(int));
+                int got = vec_topk_merge(list, li, c, k, cand, cidx, ncand);
+                int want = vec_topk_merge_ref(list_ref, li_ref, c, k, cand, cidx, ncand);
+                ck_assert_int_eq(got, want);
+                for (int j = 0; j < want; j++) {
+                    ck_assert_msg(list[j] == list_ref[j] && li[j] == li_ref[j], "topk_merge k=%d trial %d rank %d [%s]", k,
+                                  trial, j, um_simd_path_name());
+                    if (j > 0) ck_assert(list[j] < list[j - 1]);
+                }
+            }
+    }
+}
+END_TEST
+
 Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("simd_vs_ref");
@@ -656,6 +696,7 @@ Suite *kernels_suite(void) {
     tcase_add_test(tc, vec_gather_scatter_match_ref);
     tcase_add_test(tc, vec_indices_at_least_matches_ref);
     tcase_add_test(tc, vec_lincomb2_matches_ref_and_two_axpys);
+    tcase_add_test(tc, vec_topk_merge_matches_ref);
     tcase_add_test(tc, gelu_matches_ref);
     tcase_add_test(tc, softmax_exp_matches_ref);
     tcase_add_test(tc, matmul_views_match_ref);

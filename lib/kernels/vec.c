@@ -31,6 +31,19 @@ void vec_lincomb2_ref(real *y, real a, const real *x, real b, const real *z, int
     }
 }
 
+// Insertion: walk down from the end while the newcomer ranks above.
+int vec_topk_merge_ref(uint64_t *list, int *list_idx, int c, int k, const uint64_t *cand, const int *cand_idx,
+                       int ncand) {
+    for (int i = 0; i < ncand; i++) {
+        uint64_t code = cand[i];
+        if (c == k && code <= list[k - 1]) continue;
+        int j = c < k ? c++ : k - 1;  // full: the last one drops out
+        for (; j > 0 && code > list[j - 1]; j--) list[j] = list[j - 1], list_idx[j] = list_idx[j - 1];
+        list[j] = code, list_idx[j] = cand_idx[i];
+    }
+    return c;
+}
+
 // Branch-free: always write the position, advance only if it is kept.
 int vec_indices_at_least_ref(int *pass, const real *x, int n, real thr, int i0) {
     int np = 0;
@@ -90,6 +103,13 @@ void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n) {
 void vec_lincomb2(real *y, real a, const real *x, real b, const real *z, int n) {
     DISPATCH(vec_lincomb2_avx512(y, a, x, b, z, n), vec_lincomb2_avx2(y, a, x, b, z, n),
              vec_lincomb2_ref(y, a, x, b, z, n))
+}
+
+int vec_topk_merge(uint64_t *list, int *list_idx, int c, int k, const uint64_t *cand, const int *cand_idx,
+                   int ncand) {
+    DISPATCH(return vec_topk_merge_avx512(list, list_idx, c, k, cand, cand_idx, ncand),
+             return vec_topk_merge_ref(list, list_idx, c, k, cand, cand_idx, ncand),
+             return vec_topk_merge_ref(list, list_idx, c, k, cand, cand_idx, ncand))
 }
 
 int vec_indices_at_least(int *pass, const real *x, int n, real thr, int i0) {

@@ -7,6 +7,8 @@
 #ifndef UM_VEC_H
 #define UM_VEC_H
 
+#include <stdint.h>
+
 #include "base/real.h"
 
 // a (n), b (n) -> sum_i a[i] * b[i]
@@ -22,6 +24,13 @@ void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n);
 // paths, a product and an add in the reference: the same results as zeroing y and two vec_axpy).
 // (The selection scores u.S of the memory layers' Tucker search, one pass and no zeroing.)
 void vec_lincomb2(real *y, real a, const real *x, real b, const real *z, int n);
+// Merge candidates into a top-k list (the insertion step of the memory layers' top-m):
+//   list (k) holds c <= k codes sorted descending, list_idx their positions; each candidate code
+//   cand[i] (position cand_idx[i]) that ranks above the k-th entry (or any, while c < k) is inserted,
+//   the k-th then dropping out. Codes are unique (a value and its tie key in one number); returns the
+//   new c. Same result on every path; the AVX-512 one holds the list in registers (k <= 32).
+int vec_topk_merge(uint64_t *list, int *list_idx, int c, int k, const uint64_t *cand, const int *cand_idx,
+                   int ncand);
 // Positions that reach a threshold: writes i0 + i for every i < n with x[i] >= thr (NaN never does),
 // in increasing order, to pass; returns how many. pass must hold n ints. (Top-k's filter.)
 int vec_indices_at_least(int *pass, const real *x, int n, real thr, int i0);
@@ -39,6 +48,8 @@ void vec_axpy_ref(real *y, real alpha, const real *x, int n);
 void vec_scale_ref(real *x, real alpha, int n);
 void vec_mul_scaled_ref(real *y, const real *x, real alpha, const real *w, int n);
 void vec_lincomb2_ref(real *y, real a, const real *x, real b, const real *z, int n);
+int vec_topk_merge_ref(uint64_t *list, int *list_idx, int c, int k, const uint64_t *cand, const int *cand_idx,
+                       int ncand);
 int vec_indices_at_least_ref(int *pass, const real *x, int n, real thr, int i0);
 void vec_score_keys_ref(real *s, const real *q, const real *keys, int n, int Dk);
 void vec_gather_rows_ref(real *out, const real *w, const int *idx, int m, const real *V, int Dv);
@@ -59,6 +70,8 @@ void vec_scatter_rows_ref(real *dV, const real *w, const int *idx, int m, const 
 UM_VEC_DECLARE(avx2)
 UM_VEC_DECLARE(avx512)
 #undef UM_VEC_DECLARE
+int vec_topk_merge_avx512(uint64_t *list, int *list_idx, int c, int k, const uint64_t *cand, const int *cand_idx,
+                          int ncand);
 #endif
 
 #endif

@@ -178,3 +178,57 @@ void vec_gather_rows_avx512(float *out, const float *w, const int *idx, int m, c
 void vec_scatter_rows_avx512(float *dV, const float *w, const int *idx, int m, const float *g, int Dv) {
     for (int i = 0; i < m; i++) vec_axpy_avx512(dV + (size_t)idx[i] * Dv, w[i], g, Dv);
 }
+
+// The list in registers: codes in 4 x 8 u64 lanes L0..L3, positions in 2 x 16
+// i32 lanes I0, I1; lanes past c hold code 0, below every real code (a real
+// code's high half is a mapped non-NaN float, never 0), so the lanes that
+// rank above a newcomer are always a prefix, of length pos. Inserting: lanes
+// before pos keep their entry, lane pos takes the newcomer, later lanes take
+// their left neighbour's (alignr shifts by one lane across two registers).
+// Entries pushed past lane k-1 stay sorted below it and are never read.
+int vec_topk_merge_avx512(uint64_t *list, int *list_idx, int c, int k, const uint64_t *cand, const int *cand_idx,
+                          int ncand) {
+    if (k > 32) return vec_topk_merge_ref(list, list_idx, c, k, cand, cand_idx, ncand);
+    uint64_t lbuf[32] = {0};
+    int ibuf[32] = {0};
+    for (int j = 0; j < c; j++) lbuf[j] = list[j], ibuf[j] = list_idx[j];
+    __m512i L0 = _mm512_loadu_si512(lbuf), L1 = _mm512_loadu_si512(lbuf + 8);
+    __m512i L2 = _mm512_loadu_si512(lbuf + 16), L3 = _mm512_loadu_si512(lbuf + 24);
+    __m512i I0 = _mm512_loadu_si512(ibuf), I1 = _mm512_loadu_si512(ibuf + 16);
+    uint64_t kth = c == k ? lbuf[k - 1] : 0;
+    for (int i = 0; i < ncand; i++) {
+        uint64_t code = cand[i];
+        if (c == k && code <= kth) continue;
+        const __m512i v = _mm512_set1_epi64((long long)code);
+        __mmask8 g0 = _mm512_cmpgt_epu64_mask(L0, v), g1 = _mm512_cmpgt_epu64_mask(L1, v);
+        __mmask8 g2 = _mm512_cmpgt_epu64_mask(L2, v), g3 = _mm512_cmpgt_epu64_mask(L3, v);
+        uint32_t keep = (uint32_t)g0 | (uint32_t)g1 << 8 | (uint32_t)g2 << 16 | (uint32_t)g3 << 24;  // a prefix
+        int pos = __builtin_popcount(keep);
+        uint32_t at = 1u << pos;  // pos < k <= 32 here
+        // shifted by one lane: P_r[j] = L_r[j-1], P_r[0] = L_{r-1}[7]
+        __m512i P0 = _mm512_alignr_epi64(L0, L0, 7), P1 = _mm512_alignr_epi64(L1, L0, 7);
+        __m512i P2 = _mm512_alignr_epi64(L2, L1, 7), P3 = _mm512_alignr_epi64(L3, L2, 7);
+        L0 = _mm512_mask_set1_epi64(_mm512_mask_mov_epi64(P0, (__mmask8)keep, L0), (__mmask8)at, (long long)code);
+        L1 = _mm512_mask_set1_epi64(_mm512_mask_mov_epi64(P1, (__mmask8)(keep >> 8), L1), (__mmask8)(at >> 8),
+                                    (long long)code);
+        L2 = _mm512_mask_set1_epi64(_mm512_mask_mov_epi64(P2, (__mmask8)(keep >> 16), L2), (__mmask8)(at >> 16),
+                                    (long long)code);
+        L3 = _mm512_mask_set1_epi64(_mm512_mask_mov_epi64(P3, (__mmask8)(keep >> 24), L3), (__mmask8)(at >> 24),
+                                    (long long)code);
+        __m512i Q0 = _mm512_alignr_epi32(I0, I0, 15), Q1 = _mm512_alignr_epi32(I1, I0, 15);
+        I0 = _mm512_mask_set1_epi32(_mm512_mask_mov_epi32(Q0, (__mmask16)keep, I0), (__mmask16)at, cand_idx[i]);
+        I1 = _mm512_mask_set1_epi32(_mm512_mask_mov_epi32(Q1, (__mmask16)(keep >> 16), I1), (__mmask16)(at >> 16),
+                                    cand_idx[i]);
+        if (c < k) c++;
+        if (c == k) {  // the k-th code: lane k-1
+            _mm512_storeu_si512(lbuf, L0), _mm512_storeu_si512(lbuf + 8, L1);
+            _mm512_storeu_si512(lbuf + 16, L2), _mm512_storeu_si512(lbuf + 24, L3);
+            kth = lbuf[k - 1];
+        }
+    }
+    _mm512_storeu_si512(lbuf, L0), _mm512_storeu_si512(lbuf + 8, L1);
+    _mm512_storeu_si512(lbuf + 16, L2), _mm512_storeu_si512(lbuf + 24, L3);
+    _mm512_storeu_si512(ibuf, I0), _mm512_storeu_si512(ibuf + 16, I1);
+    for (int j = 0; j < c; j++) list[j] = lbuf[j], list_idx[j] = ibuf[j];
+    return c;
+}

@@ -186,34 +186,39 @@ void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int
     int c = 0, pass[256];
     real thr = tau;
 #ifndef UM_DOUBLE
-    // Each entry's value and tie key as one unsigned number (rank_code), so
-    // the insertion is one integer compare per step and shifts two arrays.
-    uint64_t bc[k];
-#define RANK_OF(v, kv) rank_code(v, kv)
-#define ABOVE(a, b) ((a) > (b))
-#else
-    // double (the gradient-check build): no room for the key beside the value
-    struct { real v; int k; } bc[k];
-#define RANK_OF(v, kv) ((__typeof__(bc[0])){v, kv})
-#define ABOVE(a, b) ranks_above((a).v, (a).k, (b).v, (b).k)
-#endif
+    // Each entry's value and tie key as one unsigned number (rank_code); a
+    // block's passing positions are merged into the list at once
+    // (vec_topk_merge: on AVX-512 the list stays in registers and an
+    // insertion is a compare, a popcount and a shift, with no branch to miss).
+    uint64_t bc[k], cand[256];
     for (int i0 = 0; i0 < n; i0 += 256) {
         int i1 = n - i0 < 256 ? n : i0 + 256;
         int np = vec_indices_at_least(pass, x + i0, i1 - i0, thr, i0);  // SIMD compare + compress
+        for (int p = 0; p < np; p++) cand[p] = rank_code(x[pass[p]], tiekey ? tiekey[pass[p]] : pass[p]);
+        c = vec_topk_merge(bc, idx, c, k, cand, pass, np);
+        if (c == k) thr = x[idx[k - 1]] > tau ? x[idx[k - 1]] : tau;
+    }
+#else
+    // double (the gradient-check build): the same insertion, value and key apart
+    real bv[k];
+    int bk[k];
+    for (int i0 = 0; i0 < n; i0 += 256) {
+        int i1 = n - i0 < 256 ? n : i0 + 256;
+        int np = vec_indices_at_least(pass, x + i0, i1 - i0, thr, i0);
         for (int p = 0; p < np; p++) {
             int i = pass[p];
             real v = x[i];
             if (!(v >= thr)) continue;  // thr rose since the block was scanned
-            __typeof__(bc[0]) code = RANK_OF(v, tiekey ? tiekey[i] : i);
-            if (c == k && !ABOVE(code, bc[k - 1])) continue;
+            int kv = tiekey ? tiekey[i] : i;
+            if (c == k && !ranks_above(v, kv, bv[k - 1], bk[k - 1])) continue;
             int j = c < k ? c++ : k - 1;  // full: the last one drops out
-            for (; j > 0 && ABOVE(code, bc[j - 1]); j--) bc[j] = bc[j - 1], idx[j] = idx[j - 1];
-            bc[j] = code, idx[j] = i;
-            if (c == k) thr = x[idx[k - 1]] > tau ? x[idx[k - 1]] : tau;
+            for (; j > 0 && ranks_above(v, kv, bv[j - 1], bk[j - 1]); j--)
+                bv[j] = bv[j - 1], bk[j] = bk[j - 1], idx[j] = idx[j - 1];
+            bv[j] = v, bk[j] = kv, idx[j] = i;
+            if (c == k) thr = bv[k - 1] > tau ? bv[k - 1] : tau;
         }
     }
-#undef RANK_OF
-#undef ABOVE
+#endif
     if (c < k) {  // only with NaN among the scores: leave them to topk as before
         topk_tiekey(idx, val, x, tiekey, n, k);
         return;
