@@ -199,7 +199,9 @@ static size_t q_off(const UmUltraMemV2 *l, int t, int side, int rho) {
 
 // Window row -> the table it lives in and the row there.
 static void window_row(const UmUltraMemV2 *l, int w, const real **V, const real **P) {
-    int j = w / l->n_tab, row = w % l->n_tab;
+    // no ring (share_g 1): the window is this layer's own table, and the
+    // division (three per read in the pooling) is skipped
+    int j = l->cfg.share_g == 1 ? 0 : w / l->n_tab, row = l->cfg.share_g == 1 ? w : w % l->n_tab;
     *V = l->ring_values[j]->data + (size_t)row * l->cfg.Dv;
     *P = l->ring_pre[j]->data + (size_t)row * l->cfg.Dp;
 }
