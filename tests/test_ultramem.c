@@ -613,6 +613,36 @@ END_TEST
 // More tokens than one scoring chunk: every token's selection equals a
 // search of its query alone (um_ultramem_search scores one query against
 // the keys), for tokens of the first chunk and of the next.
+
+// The grid form: any m x m grid (here random, and with few distinct values:
+// ties everywhere; and with a NaN, which makes it fall back) gives topk's cells.
+START_TEST(test_grid_topk_equals_topk) {
+    UmRng rng;
+    rng_seed(&rng, 18);
+    int ms[] = {1, 2, 5, 16, 32};
+    for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+        for (int trial = 0; trial < 8; trial++) {
+            int m = ms[a], n = m * m;
+            real *x = malloc((size_t)n * sizeof(real));
+            int *key = malloc((size_t)n * sizeof(int));
+            for (int i = 0; i < n; i++) {
+                x[i] = trial < 3 ? (real)rng_normal(&rng) : (real)rng_below(&rng, 4);
+                key[i] = (int)((i * 7919u) % 100003u);  // distinct
+            }
+            if (trial == 7) x[rng_below(&rng, (uint32_t)n)] = (real)NAN;
+            int ref[32], got[32];
+            real ref_v[32], got_v[32];
+            topk_tiekey(ref, ref_v, x, key, n, m);
+            um_ultramem_topk_grid(got, got_v, x, key, m);
+            for (int j = 0; j < m; j++) {
+                ck_assert_msg(got[j] == ref[j], "m %d trial %d: rank %d is %d, topk says %d", m, trial, j, got[j], ref[j]);
+                ck_assert(memcmp(&got_v[j], &ref_v[j], sizeof(real)) == 0);
+            }
+            free(x), free(key);
+        }
+}
+END_TEST
+
 START_TEST(test_chunked_scoring_matches_single_query_search) {
     one_thread();
     UmUltraMemConfig cfg = small_full();
@@ -723,6 +753,7 @@ Suite *ultramem_suite(void) {
     tcase_add_test(tc, test_bit_identical_across_threads);
     tcase_add_test(tc, test_backward_accumulates);
     tcase_add_test(tc, test_filtered_topk_equals_topk);
+    tcase_add_test(tc, test_grid_topk_equals_topk);
     tcase_add_test(tc, test_chunked_scoring_matches_single_query_search);
     tcase_add_test(tc, test_inference_mode_caches_keys_exactly);
     tcase_add_exit_test(tc, test_backward_refused_in_inference_mode, UM_EXIT_USAGE);

@@ -164,21 +164,9 @@ static inline uint64_t rank_code(float v, int kv) {
 }
 #endif
 
-void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k) {
-    // tau: group g holds x[g], x[k + g], x[2k + g], ... (the first (n/k) k
-    // elements; the rest need not be in a group). Element-wise maxima over
-    // rows of k: a loop the compiler vectorises.
-    real tau = -INFINITY;
-    if (n >= 2 * k) {
-        real mx[k];
-        memcpy(mx, x, (size_t)k * sizeof(real));
-        for (int j = 1; j < n / k; j++) {
-            const real *row = x + (size_t)j * k;
-            for (int g = 0; g < k; g++) mx[g] = row[g] > mx[g] ? row[g] : mx[g];
-        }
-        tau = mx[0];
-        for (int g = 1; g < k; g++) tau = mx[g] < tau ? mx[g] : tau;
-    }
+// um_ultramem_topk's second half: the k best of x given tau, a lower bound
+// on the k-th best value (at least k elements reach it, unless NaNs are about).
+static void topk_from(int *idx, real *val, const real *x, const int *tiekey, int n, int k, real tau) {
     // The best k so far, sorted best first; thr = what a newcomer must reach.
     // Blocks of 256: first the positions that reach thr (vec_indices_at_least:
     // 16 compares and one compress store at a time; NaN never reaches), then
@@ -225,6 +213,41 @@ void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int
     }
     if (val)
         for (int j = 0; j < k; j++) val[j] = x[idx[j]];
+}
+
+void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k) {
+    // tau: group g holds x[g], x[k + g], x[2k + g], ... (the first (n/k) k
+    // elements; the rest need not be in a group). Element-wise maxima over
+    // rows of k: a loop the compiler vectorises.
+    real tau = -INFINITY;
+    if (n >= 2 * k) {
+        real mx[k];
+        memcpy(mx, x, (size_t)k * sizeof(real));
+        for (int j = 1; j < n / k; j++) {
+            const real *row = x + (size_t)j * k;
+            for (int g = 0; g < k; g++) mx[g] = row[g] > mx[g] ? row[g] : mx[g];
+        }
+        tau = mx[0];
+        for (int g = 1; g < k; g++) tau = mx[g] < tau ? mx[g] : tau;
+    }
+    topk_from(idx, val, x, tiekey, n, k, tau);
+}
+
+// The m x m candidate grid of a search, rows and columns each in order of
+// their selection score, best first: the exact scores are largest near the
+// corner (0, 0). The m cells nearest it (anti-diagonals a + b = 0, 1, ...)
+// are m distinct cells, so the m-th best cell is at least their minimum, and
+// that bound lets far fewer cells through than the group maxima do (the
+// minimum of the column maxima sits about m - 1 anti-diagonals out).
+void um_ultramem_topk_grid(int *idx, real *val, const real *grid, const int *tiekey, int m) {
+    real tau = INFINITY;
+    int taken = 0;
+    for (int d = 0; taken < m; d++)
+        for (int a = d < m ? 0 : d - m + 1; a <= d && a < m && taken < m; a++, taken++) {
+            real v = grid[a * m + (d - a)];
+            tau = v < tau ? v : tau;  // a NaN is skipped: then fewer than m may pass, and topk_from falls back
+        }
+    topk_from(idx, val, grid, tiekey, m * m, m, tau);
 }
 
 void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, int rows, int D) {
@@ -435,7 +458,7 @@ static void search_scored(const UmUltraMem *l, UmUltraMemSearch *ws, int *virt, 
         pk_grid_additive(ws->grid, ws->grid_slot, ws->rows, ws->Rc, m, ws->cols, ws->Qc, m, Kn);
     }
     // pk_grid_select (best m cells, ties to the lower slot id), filtered first
-    um_ultramem_topk(ws->sel_cell, total, ws->grid, ws->grid_slot, m * m, m);
+    um_ultramem_topk_grid(ws->sel_cell, total, ws->grid, ws->grid_slot, m);
     for (int j = 0; j < m; j++) virt[j] = ws->grid_slot[ws->sel_cell[j]];
 }
 

@@ -204,6 +204,11 @@ void um_ultramem_probe_copy_search(UmRetrievalProbe *p, const UmUltraMemSearch *
 // One scan then skips everything below tau (or below the k-th best kept so
 // far) and insertion-sorts the few others into a list of k.
 void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int n, int k);
+// The same for a search's m x m candidate grid (rows and columns each best
+// first by selection score), k = m: tau is instead the smallest of the m
+// cells nearest the corner (0, 0), where the scores are largest, so fewer
+// cells pass the filter. Same result as topk_tiekey(idx, val, grid, tiekey, m*m, m).
+void um_ultramem_topk_grid(int *idx, real *val, const real *grid, const int *tiekey, int m);
 
 // rmsnorm_forward (nn/layernorm.h, same eps 1e-6) with the SIMD dot for each
 // row's mean square: the memory layers normalise every key of every head on

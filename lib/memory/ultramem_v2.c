@@ -276,7 +276,7 @@ static void search_one(const UmUltraMemV2 *l, UmUltraMemSearch *ws, int *virt, r
     for (int a = 0; a < m; a++)
         for (int b = 0; b < m; b++) ws->grid_slot[a * m + b] = ws->rows[a] * Kn + ws->cols[b];
     // pk_grid_select (best m cells, ties to the lower slot id), filtered first
-    um_ultramem_topk(ws->sel_cell, total, ws->grid, ws->grid_slot, m * m, m);
+    um_ultramem_topk_grid(ws->sel_cell, total, ws->grid, ws->grid_slot, m);
     for (int j = 0; j < m; j++) virt[j] = ws->grid_slot[ws->sel_cell[j]];
 }
 
