@@ -658,15 +658,18 @@ START_TEST(vec_topk_merge_matches_ref) {
                 uint64_t cand[300], list[40], list_ref[40];
                 int cidx[300], li[40], li_ref[40];
                 for (int i = 0; i < ncand; i++) {  // unique codes: random high half, the position below
-                    uint64_t hi = 1 + (uint64_t)rng_below(&rng, trial % 2 ? 8 : 1u << 30);  // odd trials: many equal highs
+                    // odd trials: many equal high halves (ties decided by the position)
+                    uint64_t hi = 1 + (uint64_t)rng_below(&rng, trial % 2 ? 8 : 1u << 30);
                     cand[i] = hi << 32 | (uint32_t)(0xffffffffu - (uint32_t)i);
                     cidx[i] = i;
                 }
                 // a valid starting list: the c0 best of a first batch, through the reference
                 uint64_t first[40];
                 int fidx[40];
-                for (int j = 0; j < c0; j++)
-                    first[j] = (uint64_t)(1 + rng_below(&rng, 1u << 30)) << 32 | (uint32_t)(1000 + j), fidx[j] = 1000 + j;
+                for (int j = 0; j < c0; j++) {
+                    first[j] = (uint64_t)(1 + rng_below(&rng, 1u << 30)) << 32 | (uint32_t)(1000 + j);
+                    fidx[j] = 1000 + j;
+                }
                 int c = vec_topk_merge_ref(list_ref, li_ref, 0, k, first, fidx, c0);
                 memcpy(list, list_ref, (size_t)c * sizeof(uint64_t));
                 memcpy(li, li_ref, (size_t)c * sizeof(int));
@@ -674,8 +677,8 @@ START_TEST(vec_topk_merge_matches_ref) {
                 int want = vec_topk_merge_ref(list_ref, li_ref, c, k, cand, cidx, ncand);
                 ck_assert_int_eq(got, want);
                 for (int j = 0; j < want; j++) {
-                    ck_assert_msg(list[j] == list_ref[j] && li[j] == li_ref[j], "topk_merge k=%d trial %d rank %d [%s]", k,
-                                  trial, j, um_simd_path_name());
+                    ck_assert_msg(list[j] == list_ref[j] && li[j] == li_ref[j], "topk_merge k=%d trial %d rank %d [%s]",
+                                  k, trial, j, um_simd_path_name());
                     if (j > 0) ck_assert(list[j] < list[j - 1]);
                 }
             }

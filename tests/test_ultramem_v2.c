@@ -175,7 +175,8 @@ START_TEST(test_v2_inference_mode_caches_keys_exactly) {
     v2_small(&reg, &l, N, D);
     UmRng rng;
     rng_seed(&rng, 78);
-    real *inp = um_alloc(nd * sizeof(real)), *plain = um_alloc(nd * sizeof(real)), *cached = um_alloc(nd * sizeof(real));
+    real *inp = um_alloc(nd * sizeof(real)), *plain = um_alloc(nd * sizeof(real));
+    real *cached = um_alloc(nd * sizeof(real));
     fill_normal(inp, nd, &rng, 1);
     um_ultramem_v2_forward(&l, plain, inp, N);
     um_ultramem_v2_set_inference(&l, 1);

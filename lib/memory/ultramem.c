@@ -344,7 +344,8 @@ static void alloc_cache(UmUltraMem *l) {
 }
 
 void um_ultramem_free(UmUltraMem *l) {
-    real *reals[] = {l->core_sum, l->aux_dcore, l->q, l->qn, l->q_rstd, l->khat, l->khat_t, l->k_rstd, l->win_R, l->win_Q,
+    real *reals[] = {l->core_sum, l->aux_dcore, l->q, l->qn, l->q_rstd, l->khat, l->khat_t, l->k_rstd, l->win_R,
+                     l->win_Q,
                      l->total, l->score, l->weight, l->acc, l->dacc, l->dweight, l->dR, l->dQ, l->dqn_head,
                      l->dqn, l->dq, l->dkhat, l->q_side, l->side_scores};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) um_free(reals[i]);

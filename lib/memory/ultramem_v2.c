@@ -242,7 +242,8 @@ static void score_chunk(UmUltraMemV2 *l, int t0, int nt) {
                 um_score_keys_blocked((real *)chunk_scores(l, side, rho, 0), l->q_side, khat_at(l, l->khat, side, rho),
                                       nt, Dk, l->Kn);
             else  // q_side (nt, Dk) @ khat_t[side, rho] (Dk, Kn)
-                matmul_views((real *)chunk_scores(l, side, rho, 0), (size_t)l->Kn, (UmMatView){l->q_side, (size_t)Dk, 1},
+                matmul_views((real *)chunk_scores(l, side, rho, 0), (size_t)l->Kn,
+                             (UmMatView){l->q_side, (size_t)Dk, 1},
                              (UmMatView){khat_at(l, l->khat_t, side, rho), (size_t)l->Kn, 1}, nt, l->Kn, Dk, 0);
         }
 }
@@ -253,10 +254,9 @@ static void search_one(const UmUltraMemV2 *l, UmUltraMemSearch *ws, int *virt, r
     int Kn = l->Kn, m = l->cfg.m, r = l->cfg.r;
     // the separable selection scores u.S_row, t.S_col (rank-1 part of the core)
     if (r == 2) {  // one pass, the same bits as zeroing and two axpys
-        vec_lincomb2(ws->a_row, (real)l->svd.u[0], chunk_scores(l, 0, 0, i), (real)l->svd.u[1], chunk_scores(l, 0, 1, i),
-                     Kn);
-        vec_lincomb2(ws->a_col, (real)l->svd.t[0], chunk_scores(l, 1, 0, i), (real)l->svd.t[1], chunk_scores(l, 1, 1, i),
-                     Kn);
+        const double *u = l->svd.u, *tv = l->svd.t;
+        vec_lincomb2(ws->a_row, (real)u[0], chunk_scores(l, 0, 0, i), (real)u[1], chunk_scores(l, 0, 1, i), Kn);
+        vec_lincomb2(ws->a_col, (real)tv[0], chunk_scores(l, 1, 0, i), (real)tv[1], chunk_scores(l, 1, 1, i), Kn);
     } else {
         memset(ws->a_row, 0, (size_t)Kn * sizeof(real));
         memset(ws->a_col, 0, (size_t)Kn * sizeof(real));
