@@ -35,12 +35,12 @@
 #
 # Run time (small: 4000 steps x 16 x 256 = 16.4M tokens per run; details in
 # chapters/09_results/EXPERIMENTS.md). Measured training speeds on one thread
-# of this machine (tokens/s): dense 7.6k, MoE 7.0k, PKM 6.3k, UltraMem 5.8k,
-# UltraMemV2 5.7k, PEER 2.7k. Hours per run, with ~5% for validation every
+# of this machine (tokens/s): dense 9.3k, MoE 8.9k, PKM 7.7k, UltraMem 7.1k,
+# UltraMemV2 7.1k, PEER 2.7k. Hours per run, with ~5% for validation every
 # 10% (8 batches), the final evaluation and fact recall:
-#   dense 0.6, MoE 0.7, PKM 0.8, UltraMem 0.8, UltraMemV2 0.8, PEER 1.8
-#   -> 5.5 h of single-thread work for the six archs on one corpus, one seed;
-#   -> 33 h for 2 corpora x 3 seeds: about 17 h wall-clock with EXP_JOBS=2.
+#   dense 0.5, MoE 0.55, PKM 0.6, UltraMem 0.7, UltraMemV2 0.7, PEER 1.8
+#   -> 4.8 h of single-thread work for the six archs on one corpus, one seed;
+#   -> 29 h for 2 corpora x 3 seeds: about 15 h wall-clock with EXP_JOBS=2.
 #      The speed pass adds about 6 minutes. Everything scales linearly with EXP_STEPS.
 
 EXP_SIZE ?= small
