@@ -113,7 +113,10 @@ static int use_fast_path(void) {
 
 // Every (b, t, h) writes only its own out slice and its own att row, so the
 // loops are parallel without races (the fast path: every (b, h)). Each
-// thread has its own scratch: a row of scores, or a block of them.
+// thread has its own scratch: a row of scores, or a block of them. The
+// (b, h) heads are handed out one at a time (dynamic): if another process
+// takes a core for a moment, the other thread does more heads instead of
+// waiting; each head's result does not depend on which thread ran it.
 void attention_forward(real *out, real *att, const real *qkv, int B, int T, int D, int H) {
     int hs = D / H, fast = use_fast_path();
 #pragma omp parallel
@@ -121,7 +124,7 @@ void attention_forward(real *out, real *att, const real *qkv, int B, int T, int 
         // fast: S (QUERY_BLOCK, T) and KT (hs, T); rows: one row of scores
         real *scratch = um_alloc((size_t)(fast ? QUERY_BLOCK + hs : 1) * T * sizeof(real));
         if (fast) {
-#pragma omp for collapse(2)
+#pragma omp for collapse(2) schedule(dynamic)
             for (int b = 0; b < B; b++)
                 for (int h = 0; h < H; h++) {
                     real *att_h = att + ((size_t)b * H + h) * T * T;
@@ -231,7 +234,7 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
         // two blocks (fast) or rows of scratch, and VT (hs, T) on the fast path
         real *scratch = um_alloc((2 * rows + (fast ? hs : 0)) * T * sizeof(real));
         real *s1 = scratch, *s2 = scratch + rows * T, *vt = scratch + 2 * rows * T;
-#pragma omp for collapse(2)
+#pragma omp for collapse(2) schedule(dynamic)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
                 const real *att_h = att + ((size_t)b * H + h) * T * T;
