@@ -74,7 +74,7 @@ EXP_COMMAND = make experiments EXP_SIZE=$(EXP_SIZE) EXP_STEPS=$(EXP_STEPS_RUN) E
   EXP_CORPORA="$(EXP_CORPORA)" EXP_SEEDS="$(EXP_SEEDS)" EXP_JOBS=$(EXP_JOBS) EXP_OUT=$(EXP_OUT) \
   EXP_REPORT=$(EXP_REPORT) EXP_SPEED_STEPS=$(EXP_SPEED_STEPS)
 
-.PHONY: experiments experiments-runs experiments-speed experiments-report experiments-status
+.PHONY: experiments experiments-runs experiments-runs-each experiments-speed experiments-report experiments-status
 
 # Runs (in parallel, carrying on past a failed one), then the speed pass
 # alone, then the report, which is written even when some runs failed or are
@@ -83,13 +83,17 @@ experiments: bin/um bin/exp_report $(EXP_DATA)
 	@test -n "$(EXP_STEPS_RUN)" || { echo "error: EXP_SIZE=$(EXP_SIZE): unknown preset; give EXP_STEPS" >&2; exit 2; }
 	@echo "experiments: $(words $(EXP_RUNS)) runs of $(EXP_STEPS_RUN) steps at $(EXP_SIZE), $(EXP_JOBS) at a time, into $(EXP_OUT)"
 	@failed=0; \
-	$(MAKE) --no-print-directory -k -j$(EXP_JOBS) experiments-runs || failed=1; \
+	$(MAKE) --no-print-directory -k -j$(EXP_JOBS) experiments-runs-each || failed=1; \
 	$(MAKE) --no-print-directory -k -j1 experiments-speed || failed=1; \
 	$(MAKE) --no-print-directory experiments-report || failed=1; \
 	if [ $$failed -ne 0 ]; then echo "experiments: some runs failed; the report marks them" >&2; fi; \
 	exit $$failed
 
-experiments-runs: $(EXP_RUNS)
+# The runs alone, EXP_JOBS at a time, carrying on past a failed one.
+experiments-runs: bin/um $(EXP_DATA)
+	$(MAKE) --no-print-directory -k -j$(EXP_JOBS) experiments-runs-each
+
+experiments-runs-each: $(EXP_RUNS)
 
 experiments-speed: $(EXP_SPEED)
 
