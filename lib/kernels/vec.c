@@ -20,10 +20,6 @@ void vec_scale_ref(real *x, real alpha, int n) {
     for (int i = 0; i < n; i++) x[i] *= alpha;
 }
 
-void vec_mul_scaled_ref(real *y, const real *x, real alpha, const real *w, int n) {
-    for (int i = 0; i < n; i++) y[i] = x[i] * alpha * w[i];
-}
-
 void vec_lincomb2_ref(real *y, real a, const real *x, real b, const real *z, int n) {
     for (int i = 0; i < n; i++) {
         real ax = a * x[i];  // rounded on its own, as 0 + a x would be
@@ -93,11 +89,6 @@ void vec_axpy(real *y, real alpha, const real *x, int n) {
 
 void vec_scale(real *x, real alpha, int n) {
     DISPATCH(vec_scale_avx512(x, alpha, n), vec_scale_avx2(x, alpha, n), vec_scale_ref(x, alpha, n))
-}
-
-void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n) {
-    DISPATCH(vec_mul_scaled_avx512(y, x, alpha, w, n), vec_mul_scaled_avx2(y, x, alpha, w, n),
-             vec_mul_scaled_ref(y, x, alpha, w, n))
 }
 
 void vec_lincomb2(real *y, real a, const real *x, real b, const real *z, int n) {

@@ -17,9 +17,6 @@ real vec_dot(const real *a, const real *b, int n);
 void vec_axpy(real *y, real alpha, const real *x, int n);
 // x (n) *= alpha
 void vec_scale(real *x, real alpha, int n);
-// y (n) = (x (n) * alpha) * w (n), elementwise (RMSNorm's last step: x times its rstd times the gain).
-// Two roundings in that order on every path, so all paths give the same bits.
-void vec_mul_scaled(real *y, const real *x, real alpha, const real *w, int n);
 // y (n) = a * x (n) + b * z (n): the product a * x rounded, then b * z added (one FMA on the SIMD
 // paths, a product and an add in the reference: the same results as zeroing y and two vec_axpy).
 // (The selection scores u.S of the memory layers' Tucker search, one pass and no zeroing.)
@@ -46,7 +43,6 @@ void vec_scatter_rows(real *dV, const real *w, const int *idx, int m, const real
 real vec_dot_ref(const real *a, const real *b, int n);
 void vec_axpy_ref(real *y, real alpha, const real *x, int n);
 void vec_scale_ref(real *x, real alpha, int n);
-void vec_mul_scaled_ref(real *y, const real *x, real alpha, const real *w, int n);
 void vec_lincomb2_ref(real *y, real a, const real *x, real b, const real *z, int n);
 int vec_topk_merge_ref(uint64_t *list, int *list_idx, int c, int k, const uint64_t *cand, const int *cand_idx,
                        int ncand);
@@ -61,7 +57,6 @@ void vec_scatter_rows_ref(real *dV, const real *w, const int *idx, int m, const 
     float vec_dot_##suffix(const float *a, const float *b, int n);                                 \
     void vec_axpy_##suffix(float *y, float alpha, const float *x, int n);                          \
     void vec_scale_##suffix(float *x, float alpha, int n);                                         \
-    void vec_mul_scaled_##suffix(float *y, const float *x, float alpha, const float *w, int n);    \
     void vec_lincomb2_##suffix(float *y, float a, const float *x, float b, const float *z, int n); \
     int vec_indices_at_least_##suffix(int *pass, const float *x, int n, float thr, int i0);       \
     void vec_score_keys_##suffix(float *s, const float *q, const float *keys, int n, int Dk);      \

@@ -77,14 +77,6 @@ int vec_indices_at_least_avx2(int *pass, const float *x, int n, float thr, int i
 }
 
 // y = (x * alpha) * w: the same two roundings as the reference (no FMA here).
-void vec_mul_scaled_avx2(float *y, const float *x, float alpha, const float *w, int n) {
-    const __m256 va = _mm256_set1_ps(alpha);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), va), _mm256_loadu_ps(w + i)));
-    for (; i < n; i++) y[i] = x[i] * alpha * w[i];
-}
-
 // keys (n,Dk), q (Dk) -> s (n). Four keys at a time share each load of q.
 void vec_score_keys_avx2(float *s, const float *q, const float *keys, int n, int Dk) {
     int i = 0;

@@ -64,19 +64,6 @@ void vec_scale_avx512(float *x, float alpha, int n) {
     }
 }
 
-// y = (x * alpha) * w: the same two roundings as the reference (no FMA here).
-void vec_mul_scaled_avx512(float *y, const float *x, float alpha, const float *w, int n) {
-    const __m512 va = _mm512_set1_ps(alpha);
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), va), _mm512_loadu_ps(w + i)));
-    if (i < n) {
-        __mmask16 m = first_lanes(n - i);
-        __m512 r = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), va), _mm512_maskz_loadu_ps(m, w + i));
-        _mm512_mask_storeu_ps(y + i, m, r);
-    }
-}
-
 // 16 comparisons at a time; the kept positions are packed together with a
 // compress store (ordered compare: NaN gives false, as in the reference).
 int vec_indices_at_least_avx512(int *pass, const float *x, int n, float thr, int i0) {

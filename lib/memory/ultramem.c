@@ -250,18 +250,6 @@ void um_ultramem_topk_grid(int *idx, real *val, const real *grid, const int *tie
     topk_from(idx, val, grid, tiekey, m * m, m, tau);
 }
 
-void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, int rows, int D) {
-#pragma omp parallel for if (rows >= 64)
-    for (int n = 0; n < rows; n++) {
-        const real *x = inp + (size_t)n * D;
-        real *y = out + (size_t)n * D;
-        real ms = vec_dot(x, x, D) / D;
-        real s = (real)(1.0 / sqrt((double)ms + 1e-6));  // nn/layernorm.c's RMSNORM_EPS
-        vec_mul_scaled(y, x, s, w, D);  // y = x * s * w, 16 at a time (V1 renormalises 4k keys every forward)
-        rstd[n] = s;
-    }
-}
-
 // Copy a finished search (its side scores come from S_row, S_col, r*Kn each).
 void um_ultramem_search_copy(UmUltraMemSearch *to, const UmUltraMemSearch *from) {
     int Kn = from->Kn, m = from->m, r = from->r;
@@ -371,7 +359,7 @@ static void query_forward(UmUltraMem *l, const real *inp, int N) {
     int QD = l->Hq * 2 * l->cfg.Dk;
     matmul_forward(l->q, inp, l->wq->data, NULL, N, l->D, QD);
     if (l->qnorm_w)
-        um_ultramem_rmsnorm(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * l->Hq * 2, l->cfg.Dk);
+        rmsnorm_forward(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * l->Hq * 2, l->cfg.Dk);
     else
         memcpy(l->qn, l->q, (size_t)N * QD * sizeof(real));
 }
@@ -385,7 +373,7 @@ static void query_forward(UmUltraMem *l, const real *inp, int N) {
 static void prepare_keys_and_cores(UmUltraMem *l) {
     int H = l->cfg.H, r = l->cfg.r, rr = r * r, key_rows = H * 2 * r * l->Kn;
     if (l->knorm_w)
-        um_ultramem_rmsnorm(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, key_rows, l->cfg.Dk);
+        rmsnorm_forward(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, key_rows, l->cfg.Dk);
     else
         memcpy(l->khat, l->keys->data, (size_t)key_rows * l->cfg.Dk * sizeof(real));
     // the scoring gemm reads keys as B (Dk, r*Kn): row-major, it reads them in

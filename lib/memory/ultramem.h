@@ -210,11 +210,6 @@ void um_ultramem_topk(int *idx, real *val, const real *x, const int *tiekey, int
 // cells pass the filter. Same result as topk_tiekey(idx, val, grid, tiekey, m*m, m).
 void um_ultramem_topk_grid(int *idx, real *val, const real *grid, const int *tiekey, int m);
 
-// rmsnorm_forward (nn/layernorm.h, same eps 1e-6) with the SIMD dot for each
-// row's mean square: the memory layers normalise every key of every head on
-// every forward, and a scalar sum is a chain of dependent adds.
-//   inp (rows, D), w (D) -> out (rows, D), rstd (rows)
-void um_ultramem_rmsnorm(real *out, real *rstd, const real *inp, const real *w, int rows, int D);
 void um_ultramem_search_free(UmUltraMemSearch *ws);
 
 // Side scores of a few queries (a decode step) against a block of keys:

@@ -209,12 +209,12 @@ static void window_row(const UmUltraMemV2 *l, int w, const real **V, const real 
 static void query_forward(UmUltraMemV2 *l, const real *inp, int N) {
     int QD = 2 * l->Rq * l->cfg.Dk;
     matmul_forward(l->q, inp, l->wq->data, NULL, N, l->D, QD);
-    um_ultramem_rmsnorm(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * 2 * l->Rq, l->cfg.Dk);
+    rmsnorm_forward(l->qn, l->q_rstd, l->q, l->qnorm_w->data, N * 2 * l->Rq, l->cfg.Dk);
 }
 
 static void prepare_keys_and_cores(UmUltraMemV2 *l) {
     int r = l->cfg.r;
-    um_ultramem_rmsnorm(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, 2 * r * l->Kn, l->cfg.Dk);
+    rmsnorm_forward(l->khat, l->k_rstd, l->keys->data, l->knorm_w->data, 2 * r * l->Kn, l->cfg.Dk);
     // each (side, rank) block transposed: the scoring gemm reads it in place, as B (Dk, Kn)
     for (int b = 0; b < 2 * r; b++)
         matrix_transpose(l->khat_t + (size_t)b * l->Kn * l->cfg.Dk, l->Kn, l->khat + (size_t)b * l->Kn * l->cfg.Dk,

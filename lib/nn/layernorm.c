@@ -104,25 +104,34 @@ void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout
 
 // inp (N,D), weight (D) -> out (N,D); caches rstd (N)
 // Like LayerNorm without centring and without a bias.
-// The SIMD RMSNorm rows of kernels/norm.h for this path (both NULL: scalar).
+// The SIMD RMSNorm rows of kernels/norm.h for this path, or NULL (scalar).
 typedef void (*RmsRowFn)(real *y, real *rstd, const real *x, const real *w, int D, double eps);
 typedef void (*RmsBackwardRowFn)(real *dx, const real *dy, const real *x, const real *w, real rstd, int D);
-static void simd_rms_rows(RmsRowFn *fwd, RmsBackwardRowFn *bwd) {
-    *fwd = NULL, *bwd = NULL;
+static RmsRowFn simd_rms_row(void) {
 #ifndef UM_NO_SIMD
     switch (um_simd_path()) {
-    case UM_SIMD_AVX512: *fwd = rmsnorm_row_avx512, *bwd = rmsnorm_backward_row_avx512; break;
-    case UM_SIMD_AVX2: *fwd = rmsnorm_row_avx2, *bwd = rmsnorm_backward_row_avx2; break;
+    case UM_SIMD_AVX512: return rmsnorm_row_avx512;
+    case UM_SIMD_AVX2: return rmsnorm_row_avx2;
     default: break;
     }
 #endif
+    return NULL;
+}
+static RmsBackwardRowFn simd_rms_backward_row(void) {
+#ifndef UM_NO_SIMD
+    switch (um_simd_path()) {
+    case UM_SIMD_AVX512: return rmsnorm_backward_row_avx512;
+    case UM_SIMD_AVX2: return rmsnorm_backward_row_avx2;
+    default: break;
+    }
+#endif
+    return NULL;
 }
 
+// A decode step normalises a few query rows: not worth waking a second thread.
 void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight, int N, int D) {
-    RmsRowFn row;
-    RmsBackwardRowFn unused;
-    simd_rms_rows(&row, &unused);
-#pragma omp parallel for
+    RmsRowFn row = simd_rms_row();
+#pragma omp parallel for if (N >= 64)
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * D;
         real *y = out + (size_t)n * D;
@@ -145,9 +154,7 @@ void rmsnorm_forward(real *out, real *rstd, const real *inp, const real *weight,
 //   dx += rstd * (dnorm - norm * mean(dnorm * norm))
 void rmsnorm_backward(real *dinp, real *dweight, const real *dout, const real *inp, const real *weight,
                       const real *rstd, int N, int D) {
-    RmsRowFn unused;
-    RmsBackwardRowFn row;
-    simd_rms_rows(&unused, &row);
+    RmsBackwardRowFn row = simd_rms_backward_row();
 #pragma omp parallel for
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * D;
