@@ -7,6 +7,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/matmul.h"
+#include "kernels/simd_sum_avx2.h"
 
 #define TILE_M 6
 #define TILE_N 16
@@ -55,14 +56,6 @@ const GemmKernel gemm_kernel_avx2 = {
 
 // ---------------------------------------------------------------- few rows (see matmul.h)
 
-// The sum of the 8 lanes: halves, then pairs, then neighbours.
-static inline float sum8(__m256 a) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 static inline int clamp_below(int i, int n) { return i < n ? i : n - 1; }
 
 // Tile: 4 rows of inp x 2 rows of W = 8 ymm accumulators, plus 2 W and 1 inp
@@ -101,7 +94,7 @@ void matmul_few_rows_avx2(float *out, const float *inp, const float *w, int N, i
 #undef STEP
             for (int i = 0; i < nr; i++) {
                 float *y = out + (size_t)(n + i) * OC + o;
-                for (int j = 0; j < no; j++) y[j] = sum8(acc[i][j]);
+                for (int j = 0; j < no; j++) y[j] = hsum8(acc[i][j]);
             }
         }
     }

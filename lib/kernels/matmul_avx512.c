@@ -10,6 +10,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/matmul.h"
+#include "kernels/simd_sum_avx512.h"
 
 #define TILE_M 12
 #define TILE_N 32
@@ -60,18 +61,6 @@ const GemmKernel gemm_kernel_avx512 = {
 // ---------------------------------------------------------------- few rows (see matmul.h)
 
 static inline __mmask16 first_lanes(int r) { return (__mmask16)((1u << r) - 1u); }
-
-// The four sums [sum(a0), sum(a1), sum(a2), sum(a3)], folded together (the
-// same tree as vec_avx512.c's): halves, then quarters, then within quarters.
-static inline __m128 sum_each_of_4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-    const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xEE));
-    const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xEE));
-    __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
-    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0xB1));
-    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4E));
-    const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    return _mm512_castps512_ps128(_mm512_permutexvar_ps(pick, t));
-}
 
 static inline int clamp_below(int i, int n) { return i < n ? i : n - 1; }
 

@@ -4,13 +4,8 @@
 #include <math.h>
 
 #include "kernels/norm.h"
+#include "kernels/simd_sum_avx2.h"
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 void layernorm_row_avx2(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int D,
                         double eps) {

@@ -5,26 +5,15 @@
 
 #include "kernels/simd_exp_avx2.h"
 #include "kernels/softmax.h"
+#include "kernels/simd_sum_avx2.h"
 
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
-static inline float hmax(__m256 v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 float softmax_exp_avx2(float *p, const float *x, int n, float *maxval) {
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int i = 0;
     for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
-    float m = hmax(vm);
+    float m = hmax8(vm);
     for (; i < n; i++)
         if (x[i] > m) m = x[i];
     __m256 vmax = _mm256_set1_ps(m), sum = _mm256_setzero_ps();
@@ -42,7 +31,7 @@ float softmax_exp_avx2(float *p, const float *x, int n, float *maxval) {
         sum = _mm256_add_ps(sum, e);
     }
     *maxval = m;
-    return hsum(sum);
+    return hsum8(sum);
 }
 
 void softmax_scaled_avx2(float *p, const float *x, int n, float scale) {
@@ -50,7 +39,7 @@ void softmax_scaled_avx2(float *p, const float *x, int n, float scale) {
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int i = 0;
     for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
-    float m = hmax(vm);
+    float m = hmax8(vm);
     for (; i < n; i++)
         if (x[i] * scale > m) m = x[i] * scale;
     __m256 vmax = _mm256_set1_ps(m), sum = _mm256_setzero_ps();
@@ -67,7 +56,7 @@ void softmax_scaled_avx2(float *p, const float *x, int n, float scale) {
         for (int j = 0; i + j < n; j++) p[i + j] = pb[j];
         sum = _mm256_add_ps(sum, e);
     }
-    const float inv = 1.0f / hsum(sum);
+    const float inv = 1.0f / hsum8(sum);
     const __m256 vinv = _mm256_set1_ps(inv);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, _mm256_mul_ps(_mm256_loadu_ps(p + i), vinv));
     for (; i < n; i++) p[i] *= inv;
@@ -77,7 +66,7 @@ void softmax_scaled_backward_avx2(float *ds, const float *p, const float *dp, in
     __m256 acc = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + i), _mm256_loadu_ps(dp + i), acc);
-    float weighted = hsum(acc);
+    float weighted = hsum8(acc);
     for (; i < n; i++) weighted += p[i] * dp[i];
     const __m256 w = _mm256_set1_ps(weighted), vs = _mm256_set1_ps(scale);
     for (i = 0; i + 8 <= n; i += 8) {

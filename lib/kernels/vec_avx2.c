@@ -6,14 +6,7 @@
 #include <stddef.h>
 
 #include "kernels/vec.h"
-
-// Sum of the 8 lanes.
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#include "kernels/simd_sum_avx2.h"
 
 // Dot product with four independent accumulators (hides the FMA latency).
 float vec_dot_avx2(const float *a, const float *b, int n) {
@@ -26,7 +19,7 @@ float vec_dot_avx2(const float *a, const float *b, int n) {
         s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
     }
     for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float acc = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    float acc = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     for (; i < n; i++) acc += a[i] * b[i];
     return acc;
 }
@@ -91,7 +84,7 @@ void vec_score_keys_avx2(float *s, const float *q, const float *keys, int n, int
             a2 = _mm256_fmadd_ps(_mm256_loadu_ps(k2 + j), qv, a2);
             a3 = _mm256_fmadd_ps(_mm256_loadu_ps(k3 + j), qv, a3);
         }
-        float r0 = hsum(a0), r1 = hsum(a1), r2 = hsum(a2), r3 = hsum(a3);
+        float r0 = hsum8(a0), r1 = hsum8(a1), r2 = hsum8(a2), r3 = hsum8(a3);
         for (; j < Dk; j++) {
             r0 += k0[j] * q[j];
             r1 += k1[j] * q[j];
