@@ -10,6 +10,8 @@
 // Every operation is the same IEEE operation in the same order (separate
 // multiplies and adds, no fused multiply-add; sqrt and division are
 // correctly rounded in both), so the SIMD versions give the same bits.
+// They update whole registers only and return how many weights that was
+// (n rounded down to 8 or 16); the scalar loop does the rest.
 #ifndef UM_KERNELS_OPTIM_H
 #define UM_KERNELS_OPTIM_H
 
@@ -22,8 +24,8 @@ typedef struct {
     float bc1, bc2;  // bias corrections 1 - beta^t
 } AdamWConsts;
 
-void adamw_elements_avx2(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c);
-void adamw_elements_avx512(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c);
+size_t adamw_elements_avx2(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c);
+size_t adamw_elements_avx512(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c);
 #endif
 
 #endif

@@ -1,20 +1,11 @@
 // optim_avx2.c: the AdamW elementwise loop of optim.h, 8 floats per register.
-// The ragged end (fewer than 8 weights) is finished in scalar code, with the
-// same operations.
+// It updates the first n - n % 8 weights and returns that count; the caller
+// (adamw_update) finishes the ragged end with its own scalar loop.
 #include <immintrin.h>
-#include <math.h>
 
 #include "kernels/optim.h"
 
-static void adamw_one(float *w, float g, float *m, float *v, const AdamWConsts *c) {
-    const float gi = g * c->grad_scale;
-    *m = c->beta1 * *m + c->one_minus_beta1 * gi;
-    *v = c->beta2 * *v + c->one_minus_beta2 * gi * gi;
-    const float m_hat = *m / c->bc1, v_hat = *v / c->bc2;
-    *w -= c->lr * (m_hat / (sqrtf(v_hat) + c->eps) + c->weight_decay * *w);
-}
-
-void adamw_elements_avx2(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c) {
+size_t adamw_elements_avx2(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c) {
     const __m256 lr = _mm256_set1_ps(c->lr), wd = _mm256_set1_ps(c->weight_decay), gs = _mm256_set1_ps(c->grad_scale);
     const __m256 b1 = _mm256_set1_ps(c->beta1), b2 = _mm256_set1_ps(c->beta2);
     const __m256 omb1 = _mm256_set1_ps(c->one_minus_beta1), omb2 = _mm256_set1_ps(c->one_minus_beta2);
@@ -33,5 +24,5 @@ void adamw_elements_avx2(float *w, const float *g, float *m, float *v, size_t n,
         const __m256 step = _mm256_add_ps(adam, _mm256_mul_ps(wd, wi));
         _mm256_storeu_ps(w + i, _mm256_sub_ps(wi, _mm256_mul_ps(lr, step)));
     }
-    for (; i < n; i++) adamw_one(w + i, g[i], m + i, v + i, c);
+    return i;
 }

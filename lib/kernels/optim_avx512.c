@@ -1,20 +1,11 @@
 // optim_avx512.c: the AdamW elementwise loop of optim.h, 16 floats per register.
-// The ragged end (fewer than 16 weights) is finished in scalar code, with the
-// same operations.
+// It updates the first n - n % 16 weights and returns that count; the caller
+// (adamw_update) finishes the ragged end with its own scalar loop.
 #include <immintrin.h>
-#include <math.h>
 
 #include "kernels/optim.h"
 
-static void adamw_one(float *w, float g, float *m, float *v, const AdamWConsts *c) {
-    const float gi = g * c->grad_scale;
-    *m = c->beta1 * *m + c->one_minus_beta1 * gi;
-    *v = c->beta2 * *v + c->one_minus_beta2 * gi * gi;
-    const float m_hat = *m / c->bc1, v_hat = *v / c->bc2;
-    *w -= c->lr * (m_hat / (sqrtf(v_hat) + c->eps) + c->weight_decay * *w);
-}
-
-void adamw_elements_avx512(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c) {
+size_t adamw_elements_avx512(float *w, const float *g, float *m, float *v, size_t n, const AdamWConsts *c) {
     const __m512 lr = _mm512_set1_ps(c->lr), wd = _mm512_set1_ps(c->weight_decay), gs = _mm512_set1_ps(c->grad_scale);
     const __m512 b1 = _mm512_set1_ps(c->beta1), b2 = _mm512_set1_ps(c->beta2);
     const __m512 omb1 = _mm512_set1_ps(c->one_minus_beta1), omb2 = _mm512_set1_ps(c->one_minus_beta2);
@@ -33,5 +24,5 @@ void adamw_elements_avx512(float *w, const float *g, float *m, float *v, size_t 
         const __m512 step = _mm512_add_ps(adam, _mm512_mul_ps(wd, wi));
         _mm512_storeu_ps(w + i, _mm512_sub_ps(wi, _mm512_mul_ps(lr, step)));
     }
-    for (; i < n; i++) adamw_one(w + i, g[i], m + i, v + i, c);
+    return i;
 }
