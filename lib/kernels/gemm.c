@@ -102,38 +102,20 @@ void transpose_rows(float *dst, size_t ld, const float *src, size_t src_ld, int 
     }
 }
 
-// A block rows [i0, i0+mc) x columns [k0, k0+kc) -> MR-row slivers, sliver s
-// at dst + s*MR*kc holding dst[k*MR + i]; rows past mc are zero.
-static void pack_a_block(float *dst, GemmOperand A, int i0, int mc, int k0, int kc, int MR) {
-    const int nslivers = (mc + MR - 1) / MR;
-    if (A.cs == 1) {  // rows contiguous along k: transpose each sliver's rows into columns
-        for (int s = 0; s < nslivers; s++) {
-            float *d = dst + (size_t)s * MR * kc;
-            const int mr = min_int(MR, mc - s * MR);
-            transpose_rows(d, MR, A.p + (size_t)(i0 + s * MR) * A.rs + k0, A.rs, mr, kc);
-            for (int k = 0; k < kc; k++)
-                for (int i = mr; i < MR; i++) d[(size_t)k * MR + i] = 0;
-        }
-    } else {  // A is a transposed view (backward dW: A = dout^T): along k, the
-              // block's mc values sit side by side; read each such run once, in order
+// The ragged last sliver of an A block: rows [i0, i0+mr) (mr < MR) x
+// columns [k0, k0+kc) -> dst[k*MR + i], rows mr..MR zero (full slivers are
+// read in place, see ABlock below).
+static void pack_a_sliver(float *dst, GemmOperand A, int i0, int mr, int k0, int kc, int MR) {
+    if (A.cs == 1) {  // rows contiguous along k: transpose the rows into columns
+        transpose_rows(dst, MR, A.p + (size_t)i0 * A.rs + k0, A.rs, mr, kc);
+    } else {  // a transposed view (backward dW: A = dout^T): column k is a run of mr values
         for (int k = 0; k < kc; k++) {
             const float *run = A.p + (size_t)(k0 + k) * A.cs + (size_t)i0 * A.rs;
-            // The runs are a whole row of dout apart, a jump the hardware
-            // prefetcher does not follow: ask for the run 4 steps ahead now.
-            if (k + 4 < kc && A.rs == 1)
-                for (int i = 0; i < mc; i += 16) _mm_prefetch((const char *)(run + 4 * A.cs + i), _MM_HINT_T0);
-            for (int s = 0; s < nslivers; s++) {
-                float *d = dst + (size_t)s * MR * kc + (size_t)k * MR;
-                const int mr = min_int(MR, mc - s * MR);
-                const float *r = run + (size_t)s * MR * A.rs;
-                if (A.rs == 1)  // always, in this library; spelled out so the copy vectorises
-                    for (int i = 0; i < mr; i++) d[i] = r[i];
-                else
-                    for (int i = 0; i < mr; i++) d[i] = r[(size_t)i * A.rs];
-                for (int i = mr; i < MR; i++) d[i] = 0;
-            }
+            for (int i = 0; i < mr; i++) dst[(size_t)k * MR + i] = run[(size_t)i * A.rs];
         }
     }
+    for (int k = 0; k < kc; k++)
+        for (int i = mr; i < MR; i++) dst[(size_t)k * MR + i] = 0;
 }
 
 // B rows [k0, k0+kc) x columns [j0, j0+nr) -> dst[k*NR + j], columns nr..NR zero.
@@ -244,7 +226,7 @@ static void gemm_rows(const GemmKernel *kern, int r0, int r1, int N, int K, Gemm
             }
             for (int ic = r0; ic < r1; ic += MC) {
                 const int mc = min_int(MC, r1 - ic), full = mc / MR * MR;
-                if (full < mc) pack_a_block(edge, A, ic + full, mc - full, pc, kc, MR);
+                if (full < mc) pack_a_sliver(edge, A, ic + full, mc - full, pc, kc, MR);
                 const ABlock ab = {A, edge, ic, pc};
                 macro_kernel(kern, mc, nc, kc, &ab, &bp, C + (size_t)ic * ldc + jc, ldc, accumulate || pc > 0,
                              bias && !accumulate && pc == 0 ? bias + jc : NULL);
